@@ -1,0 +1,193 @@
+//! Walking a task list on a set of hosts: blocks with rescue/always,
+//! include_tasks, run_once, and the barrier between tasks (linear strategy).
+
+use super::play_state::PlayState;
+use super::task_run::HostOutcome;
+use super::Executor;
+use crate::playbook::{Task, TaskKind};
+use crate::report::Event;
+use crate::vars::Vars;
+use futures::future::BoxFuture;
+
+/// What enclosing blocks pass down to their tasks.
+#[derive(Debug, Clone, Default)]
+pub struct Inherited {
+    /// `when:` of enclosing blocks (all must hold).
+    pub when: Vec<String>,
+    /// `vars:` of enclosing blocks.
+    pub vars: Vars,
+    /// `environment:` of enclosing blocks.
+    pub environment: Vars,
+    /// `no_log:` set on an enclosing block.
+    pub no_log: bool,
+    /// `ignore_errors:` set on an enclosing block.
+    pub ignore_errors: bool,
+    /// `delegate_to:` set on an enclosing block.
+    pub delegate_to: Option<String>,
+    /// A failure here will be handled by an enclosing `rescue:`.
+    pub rescuable: bool,
+}
+
+impl Inherited {
+    fn child(&self, block: &Task, rescuable: bool) -> Inherited {
+        let mut c = self.clone();
+        c.when.extend(block.when.iter().cloned());
+        crate::vars::overlay(&mut c.vars, &block.vars);
+        crate::vars::overlay(&mut c.environment, &block.environment);
+        c.no_log |= block.no_log;
+        c.ignore_errors |= block.ignore_errors;
+        if block.delegate_to.is_some() {
+            c.delegate_to = block.delegate_to.clone();
+        }
+        c.rescuable = rescuable;
+        c
+    }
+}
+
+impl Executor {
+    /// Runs `tasks` on `hosts`; returns the hosts that failed (and were not rescued).
+    pub(super) fn walk<'a>(&'a self, state: &'a PlayState<'a>, tasks: &'a [Task], hosts: Vec<String>, inh: &'a Inherited) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let mut active = hosts;
+            let mut failed: Vec<String> = Vec::new();
+            for task in tasks {
+                active.retain(|h| !state.host_ended(h) && !self.host_unreachable(h));
+                if active.is_empty() || state.aborted() || self.is_interrupted() {
+                    break;
+                }
+                let newly_failed = match &task.kind {
+                    TaskKind::Block { block, rescue, always } => self.run_block(state, task, block, rescue, always, &active, inh).await,
+                    TaskKind::IncludeTasks { .. } => self.run_include(state, task, &active, inh).await,
+                    TaskKind::Module(_) => {
+                        if !self.tag_filter.selects(&task.tags) {
+                            continue;
+                        }
+                        let f = self.run_task(state, task, &active, inh).await;
+                        if !f.is_empty() && state.play.any_errors_fatal {
+                            state.abort();
+                        }
+                        f
+                    }
+                };
+                active.retain(|h| !newly_failed.contains(h));
+                failed.extend(newly_failed);
+            }
+            failed
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_block(&self, state: &PlayState<'_>, task: &Task, block: &[Task], rescue: &[Task], always: &[Task], active: &[String], inh: &Inherited) -> Vec<String> {
+        let in_block = inh.child(task, inh.rescuable || !rescue.is_empty());
+        let failed_in_block = self.walk(state, block, active.to_vec(), &in_block).await;
+        let mut still_failed = failed_in_block.clone();
+        if !rescue.is_empty() && !failed_in_block.is_empty() {
+            for h in &failed_in_block {
+                self.with_host(h, |r| r.stats.rescued += 1);
+            }
+            let in_rescue = inh.child(task, inh.rescuable);
+            still_failed = self.walk(state, rescue, failed_in_block.clone(), &in_rescue).await;
+        }
+        if !always.is_empty() {
+            let in_always = inh.child(task, inh.rescuable);
+            let everyone: Vec<String> = active.iter().filter(|h| !self.host_unreachable(h)).cloned().collect();
+            for h in self.walk(state, always, everyone, &in_always).await {
+                if !still_failed.contains(&h) {
+                    still_failed.push(h);
+                }
+            }
+        }
+        still_failed
+    }
+
+    async fn run_include(&self, state: &PlayState<'_>, task: &Task, active: &[String], inh: &Inherited) -> Vec<String> {
+        let TaskKind::IncludeTasks { file, base_dir } = &task.kind else { return Vec::new() };
+        if !self.tag_filter.selects(&task.tags) {
+            return Vec::new();
+        }
+        // Hosts may render the file name differently: group them by file.
+        let mut groups: indexmap::IndexMap<std::path::PathBuf, Vec<String>> = indexmap::IndexMap::new();
+        let mut failed = Vec::new();
+        for h in active {
+            let vars = self.task_vars(state, h, inh, task);
+            let ctx = self.context_for(state, &vars);
+            let when_ok = inh.when.iter().chain(task.when.iter()).try_fold(true, |acc, c| self.templates.eval_condition(c, &ctx).map(|b| acc && b));
+            match when_ok {
+                Ok(false) => continue,
+                Ok(true) => {}
+                Err(e) => {
+                    self.fail_host_msg(state, task, h, &format!("condition could not be evaluated: {e}"), inh);
+                    failed.push(h.clone());
+                    continue;
+                }
+            }
+            match self.templates.render_str(file, &ctx) {
+                Ok(name) => groups.entry(base_dir.join(name)).or_default().push(h.clone()),
+                Err(e) => {
+                    self.fail_host_msg(state, task, h, &format!("include_tasks file name: {e}"), inh);
+                    failed.push(h.clone());
+                }
+            }
+        }
+        for (path, hosts) in groups {
+            match crate::playbook::load_task_file(&path) {
+                Ok(mut tasks) => {
+                    for t in &mut tasks {
+                        t.tags.extend(task.tags.iter().cloned());
+                    }
+                    let child = inh.child(task, inh.rescuable);
+                    let f = self.walk(state, &tasks, hosts, &child).await;
+                    failed.extend(f);
+                }
+                Err(e) => {
+                    for h in &hosts {
+                        self.fail_host_msg(state, task, h, &format!("include_tasks: {e}"), inh);
+                    }
+                    failed.extend(hosts);
+                }
+            }
+        }
+        failed
+    }
+
+    /// One task on every active host at once (bounded by forks), then the barrier.
+    async fn run_task(&self, state: &PlayState<'_>, task: &Task, active: &[String], inh: &Inherited) -> Vec<String> {
+        let run_on: Vec<String> = if task.run_once { active.iter().take(1).cloned().collect() } else { active.to_vec() };
+        self.sink.emit(Event::TaskStart {
+            play: state.play.name.clone(),
+            task: task.display_name(),
+            module: task.module_name().to_string(),
+            location: task.location.to_string(),
+            host_count: run_on.len(),
+        });
+        let runs = run_on.iter().map(|h| async move {
+            let _permit = self.forks.acquire().await.ok();
+            (h.clone(), self.run_on_host(state, task, h, inh).await)
+        });
+        let outcomes = futures::future::join_all(runs).await;
+        let mut failed = Vec::new();
+        for (host, outcome) in &outcomes {
+            if *outcome == HostOutcome::Failed {
+                failed.push(host.clone());
+            }
+        }
+        if task.run_once {
+            // Ansible semantics: the one result counts for every host of the batch.
+            if let Some((first, outcome)) = outcomes.first() {
+                let reg = task.register.as_ref().and_then(|r| self.with_host(first, |rt| rt.facts.get(r).cloned()).flatten());
+                for h in active.iter().skip(1) {
+                    if let (Some(name), Some(value)) = (&task.register, &reg) {
+                        self.with_host(h, |rt| {
+                            rt.facts.insert(name.clone(), value.clone());
+                        });
+                    }
+                    if matches!(outcome, HostOutcome::Failed) {
+                        failed.push(h.clone());
+                    }
+                }
+                state.invalidate_shared();
+            }
+        }
+        failed
+    }
+}

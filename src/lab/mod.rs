@@ -1,0 +1,2 @@
+//! STUB until the lab lands.
+pub mod cli;

@@ -1,0 +1,21 @@
+//! ferry: an agentless push orchestrator for moving Ceph RBD volumes between
+//! clusters. Data flows one way: inventory + playbook -> per-host plan ->
+//! executor -> modules -> transport -> events -> reporters.
+
+pub mod cli;
+pub mod diagnostic;
+pub mod executor;
+pub mod inventory;
+pub mod lab;
+pub mod modules;
+pub mod playbook;
+pub mod report;
+pub mod run;
+pub mod template;
+pub mod transport;
+pub mod vars;
+
+/// Splits `k=v` words for `-e` like a shell would, without expansion.
+pub fn modules_split_words(line: &str) -> Result<Vec<String>, String> {
+    modules::split_words(line)
+}

@@ -1,0 +1,185 @@
+//! Output an operator can read at 3 a.m.: one line per result with a
+//! right-aligned verb, a progress line on a TTY, a recap table, and the
+//! failures again at the end as plain text.
+
+use super::event::{Event, HostStats, Status, TaskResult};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+
+/// Prints events for humans on stdout (diagnostics go to stderr).
+pub struct HumanReporter {
+    out: Box<dyn Write + Send>,
+    progress: Option<ProgressBar>,
+    tty: bool,
+    verbosity: u8,
+    failures: Vec<TaskResult>,
+    current_task_hosts: usize,
+}
+
+impl HumanReporter {
+    /// A reporter writing to stdout; progress bars only when stdout is a terminal.
+    pub fn stdout(verbosity: u8) -> Self {
+        use std::io::IsTerminal;
+        let tty = std::io::stdout().is_terminal() && std::env::var_os("CI").is_none();
+        HumanReporter { out: Box::new(std::io::stdout()), progress: None, tty, verbosity, failures: Vec::new(), current_task_hosts: 0 }
+    }
+
+    fn line(&mut self, text: &str) {
+        match &self.progress {
+            Some(pb) => pb.println(text),
+            None => {
+                let _ = writeln!(self.out, "{text}");
+            }
+        }
+    }
+
+    fn finish_progress(&mut self) {
+        if let Some(pb) = self.progress.take() {
+            pb.finish_and_clear();
+        }
+    }
+
+    /// Handles one event.
+    pub fn emit(&mut self, event: &Event) {
+        match event {
+            Event::PlayStart { play, hosts } => {
+                self.finish_progress();
+                self.line(&format!("\nPLAY [{play}] ({} host{})", hosts.len(), if hosts.len() == 1 { "" } else { "s" }));
+            }
+            Event::HandlerStart { play } => {
+                self.finish_progress();
+                self.line(&format!("\nHANDLERS [{play}]"));
+            }
+            Event::TaskStart { task, location, host_count, .. } => {
+                self.finish_progress();
+                self.current_task_hosts = *host_count;
+                self.line(&format!("\nTASK [{task}]  {location}"));
+                if self.tty && *host_count > 1 {
+                    let pb = ProgressBar::new(*host_count as u64);
+                    if let Ok(style) = ProgressStyle::with_template("  {spinner} {pos}/{len} hosts {elapsed}") {
+                        pb.set_style(style);
+                    }
+                    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+                    self.progress = Some(pb);
+                }
+            }
+            Event::TaskResult(r) => {
+                let text = self.result_line(r);
+                self.line(&text);
+                if let Some(pb) = &self.progress {
+                    pb.inc(1);
+                }
+                if r.status == Status::Failed && !r.ignored || r.status == Status::Unreachable {
+                    self.failures.push(r.clone());
+                }
+            }
+            Event::Warning { msg } => {
+                self.finish_progress();
+                let _ = writeln!(std::io::stderr(), "warning: {msg}");
+            }
+            Event::Error { msg } => {
+                self.finish_progress();
+                let _ = writeln!(std::io::stderr(), "{msg}");
+            }
+            Event::Recap { hosts, elapsed_ms } => {
+                self.finish_progress();
+                let text = recap_text(hosts, *elapsed_ms);
+                self.line(&text);
+                if !self.failures.is_empty() {
+                    let text = failures_text(&self.failures);
+                    self.line(&text);
+                }
+            }
+        }
+    }
+
+    fn result_line(&self, r: &TaskResult) -> String {
+        let verb = if r.ignored { "ignored" } else { r.status.verb() };
+        let mut host = r.host.clone();
+        if let Some(d) = &r.delegated_to {
+            host = format!("{host} -> {d}");
+        }
+        let mut text = format!("{verb:>12}  {host}");
+        if let Some(item) = &r.item {
+            text.push_str(&format!("  ({item})"));
+        }
+        let show_msg = !r.msg.is_empty() && (r.status != Status::Ok || self.verbosity > 0 || r.module == "debug");
+        if show_msg {
+            let first = r.msg.lines().next().unwrap_or("");
+            text.push_str("  ");
+            text.push_str(first);
+            if r.module == "debug" || self.verbosity > 0 {
+                for more in r.msg.lines().skip(1) {
+                    text.push_str("\n              ");
+                    text.push_str(more);
+                }
+            }
+        }
+        if self.verbosity > 0 {
+            if let Some(out) = &r.stdout {
+                if !out.is_empty() {
+                    text.push_str(&indent_block("stdout", out));
+                }
+            }
+            if let Some(err) = &r.stderr {
+                if !err.is_empty() {
+                    text.push_str(&indent_block("stderr", err));
+                }
+            }
+        }
+        for d in &r.diff {
+            text.push('\n');
+            text.push_str(d.unified.trim_end());
+        }
+        text
+    }
+}
+
+fn indent_block(label: &str, body: &str) -> String {
+    let mut s = format!("\n              {label}:");
+    for l in body.trim_end().lines() {
+        s.push_str("\n                ");
+        s.push_str(l);
+    }
+    s
+}
+
+/// The recap table.
+pub fn recap_text(hosts: &indexmap::IndexMap<String, HostStats>, elapsed_ms: u64) -> String {
+    let width = hosts.keys().map(|h| h.len()).max().unwrap_or(4).max(4);
+    let mut s = format!("\nRECAP ({:.1}s)\n{:<width$}  {:>5}  {:>7}  {:>11}  {:>6}  {:>7}  {:>7}  {:>7}", elapsed_ms as f64 / 1000.0, "host", "ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored");
+    for (h, st) in hosts {
+        s.push_str(&format!(
+            "\n{h:<width$}  {:>5}  {:>7}  {:>11}  {:>6}  {:>7}  {:>7}  {:>7}",
+            st.ok, st.changed, st.unreachable, st.failed, st.skipped, st.rescued, st.ignored
+        ));
+    }
+    s
+}
+
+/// Failures printed once more, as text: host, task, location, command, status, stderr tail.
+pub fn failures_text(failures: &[TaskResult]) -> String {
+    let mut s = String::from("\nFAILURES");
+    for f in failures {
+        s.push_str(&format!("\n  {} | {} | {}", f.host, f.task, f.location));
+        s.push_str(&format!("\n    {}: {}", f.status.verb(), f.msg.lines().next().unwrap_or("")));
+        for l in f.msg.lines().skip(1) {
+            s.push_str("\n    ");
+            s.push_str(l);
+        }
+        if let Some(cmd) = &f.command {
+            s.push_str(&format!("\n    command: {cmd}"));
+        }
+        if let Some(rc) = f.rc {
+            s.push_str(&format!("\n    exit status: {rc}"));
+        }
+        if let Some(err) = f.stderr.as_deref().filter(|e| !e.trim().is_empty()) {
+            let lines: Vec<&str> = err.trim_end().lines().collect();
+            for l in &lines[lines.len().saturating_sub(5)..] {
+                s.push_str("\n    | ");
+                s.push_str(l);
+            }
+        }
+    }
+    s
+}

@@ -1,0 +1,88 @@
+//! The `local` connection: commands run on the controller through `/bin/sh -c`,
+//! with the same quoting, stdin, caps and timeouts as over SSH.
+
+use super::command::{CommandOutput, RemoteCommand, OUTPUT_CAP};
+use super::error::TransportError;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+/// Runs commands on the machine ferry runs on.
+#[derive(Debug, Clone)]
+pub struct LocalConnection {
+    name: String,
+}
+
+impl LocalConnection {
+    /// A local connection reported under the inventory name `name`.
+    pub fn new(name: &str) -> Self {
+        LocalConnection { name: name.to_string() }
+    }
+
+    /// Runs one command; the child is killed when `timeout` passes.
+    pub async fn run(&self, cmd: &RemoteCommand, timeout: Duration) -> Result<CommandOutput, TransportError> {
+        let line = cmd.to_shell_line();
+        let mut child = tokio::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&line)
+            .stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| TransportError::Config { host: self.name.clone(), reason: format!("cannot start /bin/sh: {e}") })?;
+
+        let stdin_data = cmd.stdin.clone();
+        let mut stdin = child.stdin.take();
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let work = async move {
+            let feed = async {
+                if let (Some(pipe), Some(data)) = (stdin.as_mut(), stdin_data) {
+                    // A command that exits without reading its input is not an error.
+                    let _ = pipe.write_all(&data).await;
+                }
+                drop(stdin.take());
+            };
+            let (_, out, err) = tokio::join!(feed, read_capped(stdout), read_capped(stderr));
+            let status = child.wait().await;
+            (out, err, status)
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Err(_) => Err(TransportError::Timeout { host: self.name.clone(), command: cmd.to_string(), after: timeout }),
+            Ok(((stdout, t1), (stderr, t2), status)) => {
+                let status = status.map_err(|e| TransportError::Config { host: self.name.clone(), reason: format!("waiting for command: {e}") })?;
+                use std::os::unix::process::ExitStatusExt;
+                let signal = status.signal().map(|s| format!("signal {s}"));
+                Ok(CommandOutput {
+                    rc: status.code().unwrap_or(-1),
+                    stdout: String::from_utf8_lossy(&stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&stderr).into_owned(),
+                    signal,
+                    truncated: t1 || t2,
+                })
+            }
+        }
+    }
+}
+
+/// Reads a pipe to the end, keeping at most [`OUTPUT_CAP`] bytes.
+async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>) -> (Vec<u8>, bool) {
+    let Some(mut pipe) = pipe else { return (Vec::new(), false) };
+    let mut kept = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut truncated = false;
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = OUTPUT_CAP.saturating_sub(kept.len());
+                if room < n {
+                    truncated = true;
+                }
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+    }
+    (kept, truncated)
+}

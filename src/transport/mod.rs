@@ -1,0 +1,38 @@
+//! Transports: how commands reach a host. All russh code lives below this
+//! module; the rest of ferry sees only [`Connection`].
+
+pub mod command;
+pub mod error;
+pub mod local;
+pub mod ssh;
+
+pub use command::{shell_quote, CommandBody, CommandOutput, RemoteCommand};
+pub use error::TransportError;
+pub use local::LocalConnection;
+
+use std::time::Duration;
+
+/// An open connection to one host, reused by every task of a run.
+pub enum Connection {
+    /// Over SSH.
+    Ssh(ssh::SshConnection),
+    /// On the controller itself (`ansible_connection: local`, `delegate_to: localhost`).
+    Local(LocalConnection),
+}
+
+impl Connection {
+    /// Runs one command, bounded by `timeout`.
+    pub async fn run(&self, cmd: &RemoteCommand, timeout: Duration) -> Result<CommandOutput, TransportError> {
+        match self {
+            Connection::Ssh(c) => c.run(cmd, timeout).await,
+            Connection::Local(c) => c.run(cmd, timeout).await,
+        }
+    }
+
+    /// Closes the connection (SSH disconnect); local is a no-op.
+    pub async fn close(&self) {
+        if let Connection::Ssh(c) = self {
+            c.close().await;
+        }
+    }
+}

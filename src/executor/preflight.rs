@@ -17,7 +17,7 @@ const MAGIC: &[&str] = &[
     "ansible_check_mode", "ansible_diff_mode", "ansible_forks", "ansible_run_tags", "ansible_skip_tags", "omit",
     "range", "lookup", "query", "q", "dict", "namespace", "cycler", "joiner", "true", "false", "none", "True", "False", "None",
     "loop", "self", "super", "varargs", "kwargs", "caller", "ansible_facts", "ansible_host", "ansible_port", "ansible_user",
-    "ansible_connection", "inventory_dir", "inventory_file", "environment",
+    "ansible_connection", "inventory_dir", "inventory_file", "environment", "vars",
 ];
 
 /// Every name a run can define, gathered from all sources.

@@ -25,7 +25,7 @@ pub enum HostOutcome {
 }
 
 /// Placeholder Ansible users write as `{{ omit }}` to drop an argument.
-const OMIT: &str = "__ferry_omit_placeholder__";
+use crate::template::OMIT;
 const NO_LOG_MSG: &str = "the output has been hidden due to no_log: true";
 
 /// The result of one module execution (one loop item).

@@ -61,9 +61,8 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic at `location`; the source line is read from the file (best effort).
     pub fn new(location: Location, message: impl Into<String>) -> Self {
-        let source_line = std::fs::read_to_string(location.file.as_path())
-            .ok()
-            .and_then(|text| text.lines().nth(location.line.saturating_sub(1)).map(str::to_owned));
+        let source_line =
+            std::fs::read_to_string(location.file.as_path()).ok().and_then(|text| text.lines().nth(location.line.saturating_sub(1)).map(str::to_owned));
         Diagnostic { location, message: message.into(), help: None, source_line }
     }
 
@@ -103,12 +102,7 @@ impl std::error::Error for Diagnostic {}
 
 /// The closest candidate to `word` among `candidates`, for "did you mean" hints.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (levenshtein(word, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+    candidates.into_iter().map(|c| (levenshtein(word, c), c)).filter(|(d, c)| *d <= 2.max(c.len() / 4)).min_by_key(|(d, _)| *d).map(|(_, c)| c)
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -132,13 +126,9 @@ mod tests {
     #[test]
     fn renders_caret_under_column() {
         let loc = Location::new(Arc::new(PathBuf::from("site.yml")), 2, 5);
-        let d = Diagnostic::with_source(loc, "unknown task keyword `whn`", "- name: x\n    whn: 1\n")
-            .help("did you mean `when`?");
+        let d = Diagnostic::with_source(loc, "unknown task keyword `whn`", "- name: x\n    whn: 1\n").help("did you mean `when`?");
         let text = d.to_string();
-        assert_eq!(
-            text,
-            "error: unknown task keyword `whn`\n --> site.yml:2:5\n  |\n2 |     whn: 1\n  |     ^\n  = help: did you mean `when`?"
-        );
+        assert_eq!(text, "error: unknown task keyword `whn`\n --> site.yml:2:5\n  |\n2 |     whn: 1\n  |     ^\n  = help: did you mean `when`?");
     }
 
     #[test]

@@ -163,15 +163,8 @@ impl Templates {
         register_tests(&mut env);
         let lookup_dirs = Arc::clone(&dirs);
         let query_dirs = Arc::clone(&dirs);
-        env.add_function(
-            "lookup",
-            move |plugin: &str, terms: Rest<MjValue>, kwargs: Kwargs| {
-                lookup(&lookup_dirs, plugin, &terms, &kwargs, false)
-            },
-        );
-        let query = move |plugin: &str, terms: Rest<MjValue>, kwargs: Kwargs| {
-            lookup(&query_dirs, plugin, &terms, &kwargs, true)
-        };
+        env.add_function("lookup", move |plugin: &str, terms: Rest<MjValue>, kwargs: Kwargs| lookup(&lookup_dirs, plugin, &terms, &kwargs, false));
+        let query = move |plugin: &str, terms: Rest<MjValue>, kwargs: Kwargs| lookup(&query_dirs, plugin, &terms, &kwargs, true);
         env.add_function("query", query.clone());
         env.add_function("q", query);
         env.add_global("omit", OMIT);
@@ -188,15 +181,8 @@ impl Templates {
     /// top-level name, plus `hostvars`, `groups` and `vars` (all of them, for
     /// `vars['x_' + name]`). Shared parts are reference-counted, not copied.
     pub fn context(&self, vars: &Vars, shared: &SharedContext) -> MjValue {
-        let own = vars
-            .iter()
-            .map(|(k, v)| (k.clone(), json_to_value(v)))
-            .collect();
-        MjValue::from_object(HostContext {
-            vars: MjValue::from_object(OrderedMap(own)),
-            hostvars: shared.hostvars.clone(),
-            groups: shared.groups.clone(),
-        })
+        let own = vars.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect();
+        MjValue::from_object(HostContext { vars: MjValue::from_object(OrderedMap(own)), hostvars: shared.hostvars.clone(), groups: shared.groups.clone() })
     }
 
     /// Renders one string. Strings without `{{`, `{%` or `{#` are returned as-is.
@@ -205,10 +191,7 @@ impl Templates {
             return Ok(source.to_string());
         }
         let origin = Origin::Str(source);
-        let tmpl = self
-            .env
-            .get_template(&format!("{INLINE}{source}"))
-            .map_err(|e| self.error(&e, origin, ctx))?;
+        let tmpl = self.env.get_template(&format!("{INLINE}{source}")).map_err(|e| self.error(&e, origin, ctx))?;
         tmpl.render(ctx).map_err(|e| self.error(&e, origin, ctx))
     }
 
@@ -229,11 +212,7 @@ impl Templates {
                 }
                 self.render_str(s, ctx).map(Value::String)
             }
-            Value::Array(items) => items
-                .iter()
-                .map(|v| self.render_value(v, ctx))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::Array),
+            Value::Array(items) => items.iter().map(|v| self.render_value(v, ctx)).collect::<Result<Vec<_>, _>>().map(Value::Array),
             Value::Object(map) => {
                 let mut out = serde_json::Map::with_capacity(map.len());
                 for (k, v) in map {
@@ -263,42 +242,26 @@ impl Templates {
     /// the templates dirs, or an absolute/relative path.
     pub fn render_file(&self, name: &str, ctx: &MjValue) -> Result<String, TemplateError> {
         let origin = Origin::File(name);
-        let tmpl = self
-            .env
-            .get_template(name)
-            .map_err(|e| self.error(&e, origin, ctx))?;
+        let tmpl = self.env.get_template(name).map_err(|e| self.error(&e, origin, ctx))?;
         tmpl.render(ctx).map_err(|e| self.error(&e, origin, ctx))
     }
 
     /// Top-level variable names a template string (or, with `is_expr`, an
     /// expression) reads without defining them itself. Static analysis: every
     /// branch counts, and variables read by included files are not seen.
-    pub fn referenced_vars(
-        &self,
-        source: &str,
-        is_expr: bool,
-    ) -> Result<BTreeSet<String>, TemplateError> {
+    pub fn referenced_vars(&self, source: &str, is_expr: bool) -> Result<BTreeSet<String>, TemplateError> {
         let names = if is_expr {
             let expr = single_expression(source).unwrap_or(source);
             let origin = Origin::Expr(expr);
-            self.env
-                .compile_expression(expr)
-                .map_err(|e| self.error(&e, origin, &MjValue::UNDEFINED))?
-                .undeclared_variables(false)
+            self.env.compile_expression(expr).map_err(|e| self.error(&e, origin, &MjValue::UNDEFINED))?.undeclared_variables(false)
         } else {
             if !has_template_syntax(source) {
                 return Ok(BTreeSet::new());
             }
             let origin = Origin::Str(source);
-            self.env
-                .template_from_str(source)
-                .map_err(|e| self.error(&e, origin, &MjValue::UNDEFINED))?
-                .undeclared_variables(false)
+            self.env.template_from_str(source).map_err(|e| self.error(&e, origin, &MjValue::UNDEFINED))?.undeclared_variables(false)
         };
-        Ok(names
-            .into_iter()
-            .filter(|n| !is_word_in(GLOBALS, n))
-            .collect())
+        Ok(names.into_iter().filter(|n| !is_word_in(GLOBALS, n)).collect())
     }
 
     /// Evaluates an expression through a cached `{% set %}` wrapper template:
@@ -308,22 +271,11 @@ impl Templates {
         let expr = single_expression(expr).unwrap_or(expr).trim();
         let origin = Origin::Expr(expr);
         if expr.is_empty() {
-            return Err(TemplateError::Syntax {
-                template: expr.to_string(),
-                detail: "empty expression".to_string(),
-            });
+            return Err(TemplateError::Syntax { template: expr.to_string(), detail: "empty expression".to_string() });
         }
-        let tmpl = self
-            .env
-            .get_template(&format!("{EXPR}{expr}"))
-            .map_err(|e| self.error(&e, origin, ctx))?;
-        let captured = tmpl
-            .render_captured(ctx)
-            .map_err(|e| self.error(&e, origin, ctx))?;
-        let value = captured
-            .state()
-            .lookup(RESULT_VAR)
-            .unwrap_or(MjValue::UNDEFINED);
+        let tmpl = self.env.get_template(&format!("{EXPR}{expr}")).map_err(|e| self.error(&e, origin, ctx))?;
+        let captured = tmpl.render_captured(ctx).map_err(|e| self.error(&e, origin, ctx))?;
+        let value = captured.state().lookup(RESULT_VAR).unwrap_or(MjValue::UNDEFINED);
         if value.is_undefined() {
             // Strict mode lets `x = foo` through; the caller needs the value.
             return Err(self.undefined(None, origin, ctx));
@@ -332,12 +284,7 @@ impl Templates {
     }
 
     /// Converts an evaluated value to JSON, naming the variable if part of it is undefined.
-    fn to_json(
-        &self,
-        v: &MjValue,
-        origin: Origin<'_>,
-        ctx: &MjValue,
-    ) -> Result<Value, TemplateError> {
+    fn to_json(&self, v: &MjValue, origin: Origin<'_>, ctx: &MjValue) -> Result<Value, TemplateError> {
         value_to_json(v).map_err(|e| self.error(&e, origin, ctx))
     }
 
@@ -346,32 +293,18 @@ impl Templates {
         let template = origin.text().to_string();
         match err.kind() {
             ErrorKind::UndefinedError => self.undefined(Some(err), origin, ctx),
-            ErrorKind::SyntaxError => TemplateError::Syntax {
-                template,
-                detail: format!(
-                    "{}{}",
-                    err.detail().unwrap_or("invalid syntax"),
-                    location(err, origin)
-                ),
-            },
+            ErrorKind::SyntaxError => {
+                TemplateError::Syntax { template, detail: format!("{}{}", err.detail().unwrap_or("invalid syntax"), location(err, origin)) }
+            }
             ErrorKind::TemplateNotFound => {
-                let mut places: Vec<String> =
-                    self.dirs.iter().map(|d| d.display().to_string()).collect();
+                let mut places: Vec<String> = self.dirs.iter().map(|d| d.display().to_string()).collect();
                 places.push("the current directory".to_string());
                 TemplateError::Render {
-                    detail: format!(
-                        "{} (looked in {}){}",
-                        err.detail().unwrap_or("template not found"),
-                        places.join(", "),
-                        location(err, origin)
-                    ),
+                    detail: format!("{} (looked in {}){}", err.detail().unwrap_or("template not found"), places.join(", "), location(err, origin)),
                     template,
                 }
             }
-            _ => TemplateError::Render {
-                template,
-                detail: format!("{}{}", describe(err), location(err, origin)),
-            },
+            _ => TemplateError::Render { template, detail: format!("{}{}", describe(err), location(err, origin)) },
         }
     }
 
@@ -382,50 +315,26 @@ impl Templates {
         let template = origin.text().to_string();
         let from_err = err.and_then(|e| e.template_source());
         let source = from_err.unwrap_or(origin.text());
-        let span = err
-            .and_then(|e| e.range())
-            .and_then(|r| source.get(r))
-            .unwrap_or("");
+        let span = err.and_then(|e| e.range()).and_then(|r| source.get(r)).unwrap_or("");
         // Errors raised while converting a value carry no source: then the
         // origin is the text, and an expression must be parsed as one.
         let declared_free = match (from_err, origin) {
-            (None, Origin::Expr(expr)) => self
-                .env
-                .compile_expression(expr)
-                .ok()
-                .map(|e| e.undeclared_variables(false)),
-            _ => self
-                .env
-                .template_from_str(source)
-                .ok()
-                .map(|t| t.undeclared_variables(false)),
+            (None, Origin::Expr(expr)) => self.env.compile_expression(expr).ok().map(|e| e.undeclared_variables(false)),
+            _ => self.env.template_from_str(source).ok().map(|t| t.undeclared_variables(false)),
         };
-        let is_free = |name: &str| {
-            !is_word_in(GLOBALS, name)
-                && declared_free
-                    .as_ref()
-                    .is_none_or(|free| free.contains(name))
-        };
+        let is_free = |name: &str| !is_word_in(GLOBALS, name) && declared_free.as_ref().is_none_or(|free| free.contains(name));
         let at = err.map(|e| location(e, origin)).unwrap_or_default();
         for text in [span, source] {
             for path in scan_paths(text) {
                 if let Some((name, detail)) = missing_part(&path, ctx, &is_free) {
-                    return TemplateError::Undefined {
-                        name,
-                        template,
-                        detail: format!("{detail}{at}"),
-                    };
+                    return TemplateError::Undefined { name, template, detail: format!("{detail}{at}") };
                 }
             }
         }
         let what = span.trim();
         TemplateError::Undefined {
             name: what.to_string(),
-            detail: if what.is_empty() {
-                format!("undefined value{at}")
-            } else {
-                format!("`{what}` is undefined{at}")
-            },
+            detail: if what.is_empty() { format!("undefined value{at}") } else { format!("`{what}` is undefined{at}") },
             template,
         }
     }
@@ -488,24 +397,13 @@ fn single_expression(s: &str) -> Option<&str> {
 /// templates dir, then from the current directory.
 fn load_file(dirs: &[PathBuf], name: &str) -> Result<Option<String>, Error> {
     let path = Path::new(name);
-    let candidates: Vec<PathBuf> = if path.is_absolute() {
-        vec![path.to_path_buf()]
-    } else {
-        dirs.iter()
-            .map(|d| d.join(path))
-            .chain(std::iter::once(path.to_path_buf()))
-            .collect()
-    };
+    let candidates: Vec<PathBuf> =
+        if path.is_absolute() { vec![path.to_path_buf()] } else { dirs.iter().map(|d| d.join(path)).chain(std::iter::once(path.to_path_buf())).collect() };
     for candidate in candidates {
         match std::fs::read_to_string(&candidate) {
             Ok(text) => return Ok(Some(text)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                return Err(Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("cannot read template {}: {e}", candidate.display()),
-                ))
-            }
+            Err(e) => return Err(Error::new(ErrorKind::InvalidOperation, format!("cannot read template {}: {e}", candidate.display()))),
         }
     }
     Ok(None)
@@ -513,11 +411,7 @@ fn load_file(dirs: &[PathBuf], name: &str) -> Result<Option<String>, Error> {
 
 /// Prints values as Ansible does: `none` as nothing, booleans as Python's
 /// `True`/`False`.
-fn ansible_formatter(
-    out: &mut minijinja::Output,
-    state: &State,
-    value: &MjValue,
-) -> Result<(), Error> {
+fn ansible_formatter(out: &mut minijinja::Output, state: &State, value: &MjValue) -> Result<(), Error> {
     match value.kind() {
         ValueKind::None => Ok(()),
         ValueKind::Bool => {
@@ -543,10 +437,7 @@ pub struct SharedContext {
 
 impl SharedContext {
     /// Wraps the hosts' variables (not copied) and converts the groups once.
-    pub fn new(
-        hostvars: Arc<IndexMap<String, Vars>>,
-        groups: &IndexMap<String, Vec<String>>,
-    ) -> SharedContext {
+    pub fn new(hostvars: Arc<IndexMap<String, Vars>>, groups: &IndexMap<String, Vec<String>>) -> SharedContext {
         let cache = (0..hostvars.len()).map(|_| OnceLock::new()).collect();
         let groups = groups
             .iter()
@@ -555,13 +446,7 @@ impl SharedContext {
                 (g.clone(), MjValue::from(hosts))
             })
             .collect();
-        SharedContext {
-            hostvars: MjValue::from_object(HostVars {
-                hosts: hostvars,
-                cache,
-            }),
-            groups: MjValue::from_object(OrderedMap(groups)),
-        }
+        SharedContext { hostvars: MjValue::from_object(HostVars { hosts: hostvars, cache }), groups: MjValue::from_object(OrderedMap(groups)) }
     }
 }
 
@@ -621,22 +506,11 @@ impl Object for HostVars {
     fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<MjValue> {
         let (index, _, vars) = self.hosts.get_full(key)?;
         let slot = self.cache.get(index)?;
-        Some(
-            slot.get_or_init(|| {
-                MjValue::from_object(OrderedMap(
-                    vars.iter()
-                        .map(|(k, v)| (k.clone(), json_to_value(v)))
-                        .collect(),
-                ))
-            })
-            .clone(),
-        )
+        Some(slot.get_or_init(|| MjValue::from_object(OrderedMap(vars.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect()))).clone())
     }
 
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
-        self.mapped_enumerator(|this| {
-            Box::new(this.hosts.keys().map(|k| MjValue::from(k.as_str())))
-        })
+        self.mapped_enumerator(|this| Box::new(this.hosts.keys().map(|k| MjValue::from(k.as_str()))))
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
@@ -679,12 +553,7 @@ impl Object for HostContext {
 
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
         self.mapped_enumerator(|this| {
-            let own = this
-                .own()
-                .into_iter()
-                .flat_map(|m| m.0.keys())
-                .filter(|k| !MAGIC.contains(&k.as_str()))
-                .map(|k| MjValue::from(k.as_str()));
+            let own = this.own().into_iter().flat_map(|m| m.0.keys()).filter(|k| !MAGIC.contains(&k.as_str())).map(|k| MjValue::from(k.as_str()));
             Box::new(MAGIC.iter().map(|m| MjValue::from(*m)).chain(own))
         })
     }
@@ -706,11 +575,7 @@ fn json_to_value(v: &Value) -> MjValue {
         }
         Value::String(s) => MjValue::from(s.as_str()),
         Value::Array(items) => MjValue::from(items.iter().map(json_to_value).collect::<Vec<_>>()),
-        Value::Object(map) => MjValue::from_object(OrderedMap(
-            map.iter()
-                .map(|(k, v)| (k.clone(), json_to_value(v)))
-                .collect(),
-        )),
+        Value::Object(map) => MjValue::from_object(OrderedMap(map.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect())),
     }
 }
 
@@ -730,20 +595,11 @@ fn value_to_json(v: &MjValue) -> Result<Value, Error> {
                     return Ok(Value::from(u));
                 }
             }
-            f64::try_from(v.clone())
-                .ok()
-                .and_then(serde_json::Number::from_f64)
-                .map_or(Value::Null, Value::Number)
+            f64::try_from(v.clone()).ok().and_then(serde_json::Number::from_f64).map_or(Value::Null, Value::Number)
         }
         ValueKind::String => Value::String(v.as_str().unwrap_or_default().to_string()),
-        ValueKind::Bytes => {
-            Value::String(String::from_utf8_lossy(v.as_bytes().unwrap_or_default()).into_owned())
-        }
-        ValueKind::Seq | ValueKind::Iterable => Value::Array(
-            v.try_iter()?
-                .map(|item| value_to_json(&item))
-                .collect::<Result<_, _>>()?,
-        ),
+        ValueKind::Bytes => Value::String(String::from_utf8_lossy(v.as_bytes().unwrap_or_default()).into_owned()),
+        ValueKind::Seq | ValueKind::Iterable => Value::Array(v.try_iter()?.map(|item| value_to_json(&item)).collect::<Result<_, _>>()?),
         ValueKind::Map => {
             let mut out = serde_json::Map::new();
             for key in v.try_iter()? {
@@ -811,20 +667,11 @@ fn show_path(head: &str, steps: &[Step]) -> String {
 /// Walks a path through the context; returns the undefined name and a sentence
 /// if a part of it is missing. `is_free` says whether a name is read from the
 /// context (rather than set by the template itself, like a loop variable).
-fn missing_part(
-    path: &VarPath,
-    ctx: &MjValue,
-    is_free: &dyn Fn(&str) -> bool,
-) -> Option<(String, String)> {
+fn missing_part(path: &VarPath, ctx: &MjValue, is_free: &dyn Fn(&str) -> bool) -> Option<(String, String)> {
     let head = ctx.get_attr(&path.head).ok().filter(|v| !v.is_undefined());
     let mut value = match head {
         Some(v) => v,
-        None if is_free(&path.head) => {
-            return Some((
-                path.head.clone(),
-                format!("undefined variable `{}`", path.head),
-            ))
-        }
+        None if is_free(&path.head) => return Some((path.head.clone(), format!("undefined variable `{}`", path.head))),
         None => return None,
     };
     for (i, step) in path.steps.iter().enumerate() {
@@ -908,8 +755,7 @@ fn scan_paths(text: &str) -> Vec<VarPath> {
                 continue;
             }
             if c.is_ascii_digit() {
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_')
-                {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_') {
                     i += 1;
                 }
                 prev = Prev::Other;
@@ -939,18 +785,13 @@ fn scan_paths(text: &str) -> Vec<VarPath> {
                     continue;
                 }
                 let is_call = next.map(|(_, ch)| ch == b'(').unwrap_or(false);
-                let is_kwarg = next
-                    .map(|(j, ch)| ch == b'=' && b.get(j + 1) != Some(&b'='))
-                    .unwrap_or(false);
+                let is_kwarg = next.map(|(j, ch)| ch == b'=' && b.get(j + 1) != Some(&b'=')).unwrap_or(false);
                 if is_call || is_kwarg {
                     continue;
                 }
                 let (steps, end) = parse_steps(code, i);
                 i = end;
-                paths.push(VarPath {
-                    head: word.to_string(),
-                    steps,
-                });
+                paths.push(VarPath { head: word.to_string(), steps });
                 continue;
             }
             prev = match c {
@@ -1001,10 +842,7 @@ fn parse_steps(code: &str, mut i: usize) -> (Vec<Step>, usize) {
     let mut steps = Vec::new();
     loop {
         match b.get(i) {
-            Some(b'.')
-                if b.get(i + 1)
-                    .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') =>
-            {
+            Some(b'.') if b.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') => {
                 let end = skip_ident(b, i + 1);
                 if next_non_space(b, end).is_some_and(|(_, c)| c == b'(') {
                     break;
@@ -1124,9 +962,7 @@ fn register_filters(env: &mut Environment<'static>) {
     env.add_filter("combine", combine);
     env.add_filter("flatten", flatten);
     env.add_filter("ternary", ternary);
-    env.add_filter("quote", |v: &MjValue| -> Result<String, Error> {
-        Ok(shell_quote(&text_of(v)?))
-    });
+    env.add_filter("quote", |v: &MjValue| -> Result<String, Error> { Ok(shell_quote(&text_of(v)?)) });
     env.add_filter("hash", hash);
     env.add_filter("mandatory", mandatory);
     env.add_filter("extract", extract);
@@ -1145,12 +981,7 @@ fn sort_keys(v: Value) -> Value {
         Value::Object(map) => {
             let mut entries: Vec<(String, Value)> = map.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k, sort_keys(v)))
-                    .collect(),
-            )
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sort_keys(v))).collect())
         }
         Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
         other => other,
@@ -1161,11 +992,7 @@ fn sort_keys(v: Value) -> Value {
 struct PythonCompact;
 
 impl serde_json::ser::Formatter for PythonCompact {
-    fn begin_array_value<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
+    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
         if first {
             Ok(())
         } else {
@@ -1173,11 +1000,7 @@ impl serde_json::ser::Formatter for PythonCompact {
         }
     }
 
-    fn begin_object_key<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
         if first {
             Ok(())
         } else {
@@ -1198,10 +1021,7 @@ fn dump_json(json: &Value, indent: Option<usize>) -> Result<String, Error> {
             let fmt = serde_json::ser::PrettyFormatter::with_indent(&pad);
             json.serialize(&mut serde_json::Serializer::with_formatter(&mut buf, fmt))
         }
-        None => json.serialize(&mut serde_json::Serializer::with_formatter(
-            &mut buf,
-            PythonCompact,
-        )),
+        None => json.serialize(&mut serde_json::Serializer::with_formatter(&mut buf, PythonCompact)),
     };
     result.map_err(|e| invalid(format!("cannot serialize to JSON: {e}")))?;
     String::from_utf8(buf).map_err(|e| invalid(format!("cannot serialize to JSON: {e}")))
@@ -1224,9 +1044,7 @@ fn to_nice_json(v: &MjValue, indent: Option<usize>, kwargs: Kwargs) -> Result<St
 }
 
 fn from_json(s: &str) -> Result<MjValue, Error> {
-    serde_json::from_str::<Value>(s)
-        .map(|v| json_to_value(&v))
-        .map_err(|e| invalid(format!("from_json: {e}")))
+    serde_json::from_str::<Value>(s).map(|v| json_to_value(&v)).map_err(|e| invalid(format!("from_json: {e}")))
 }
 
 /// `to_yaml` and `to_nice_yaml`: block style, keys sorted as PyYAML does.
@@ -1242,16 +1060,13 @@ fn to_yaml(v: &MjValue, kwargs: Kwargs) -> Result<String, Error> {
 }
 
 fn from_yaml(s: &str) -> Result<MjValue, Error> {
-    serde_yaml::from_str::<serde_yaml::Value>(s)
-        .map(|y| json_to_value(&crate::vars::from_yaml(y)))
-        .map_err(|e| invalid(format!("from_yaml: {e}")))
+    serde_yaml::from_str::<serde_yaml::Value>(s).map(|y| json_to_value(&crate::vars::from_yaml(y))).map_err(|e| invalid(format!("from_yaml: {e}")))
 }
 
 fn from_yaml_all(s: &str) -> Result<MjValue, Error> {
     let mut docs = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(s) {
-        let y = <serde_yaml::Value as serde::Deserialize>::deserialize(doc)
-            .map_err(|e| invalid(format!("from_yaml_all: {e}")))?;
+        let y = <serde_yaml::Value as serde::Deserialize>::deserialize(doc).map_err(|e| invalid(format!("from_yaml_all: {e}")))?;
         docs.push(json_to_value(&crate::vars::from_yaml(y)));
     }
     Ok(MjValue::from(docs))
@@ -1264,9 +1079,7 @@ fn b64encode(v: &MjValue) -> Result<String, Error> {
 /// Like Python's `b64decode`: characters outside the alphabet (newlines) are skipped.
 fn b64decode(s: &str) -> Result<String, Error> {
     let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(clean)
-        .map_err(|e| invalid(format!("b64decode: {e}")))?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(clean).map_err(|e| invalid(format!("b64decode: {e}")))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -1285,18 +1098,12 @@ fn regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<Regex, Erro
         .multi_line(multiline)
         .build()
         .map_err(|e| invalid(format!("invalid regular expression {pattern:?}: {e}")))?;
-    cache
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(key, re.clone());
+    cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, re.clone());
     Ok(re)
 }
 
 fn regex_flags(kwargs: &Kwargs) -> Result<(bool, bool), Error> {
-    Ok((
-        kwargs.get::<Option<bool>>("ignorecase")?.unwrap_or(false),
-        kwargs.get::<Option<bool>>("multiline")?.unwrap_or(false),
-    ))
+    Ok((kwargs.get::<Option<bool>>("ignorecase")?.unwrap_or(false), kwargs.get::<Option<bool>>("multiline")?.unwrap_or(false)))
 }
 
 /// Rewrites a Python replacement (`\1`, `\g<1>`, `\g<name>`) into the regex crate's (`${1}`).
@@ -1349,12 +1156,7 @@ fn python_replacement(repl: &str) -> String {
 }
 
 /// `regex_replace(pattern, replacement='', ignorecase=False, multiline=False, count=0)`.
-fn regex_replace(
-    value: &MjValue,
-    pattern: Option<&str>,
-    replacement: Option<&str>,
-    kwargs: Kwargs,
-) -> Result<String, Error> {
+fn regex_replace(value: &MjValue, pattern: Option<&str>, replacement: Option<&str>, kwargs: Kwargs) -> Result<String, Error> {
     let text = text_of(value)?;
     let pattern = opt_arg(pattern, &kwargs, "pattern")?.unwrap_or("");
     let replacement = opt_arg(replacement, &kwargs, "replacement")?.unwrap_or("");
@@ -1362,19 +1164,12 @@ fn regex_replace(
     let count = kwargs.get::<Option<usize>>("count")?.unwrap_or(0);
     kwargs.assert_all_used()?;
     let re = regex(pattern, ignorecase, multiline)?;
-    Ok(re
-        .replacen(&text, count, python_replacement(replacement).as_str())
-        .into_owned())
+    Ok(re.replacen(&text, count, python_replacement(replacement).as_str()).into_owned())
 }
 
 /// `regex_search(pattern, '\\1', '\\g<name>', ignorecase=False, multiline=False)`:
 /// the match (or the listed groups), or none.
-fn regex_search(
-    value: &MjValue,
-    pattern: &str,
-    groups: Rest<String>,
-    kwargs: Kwargs,
-) -> Result<MjValue, Error> {
+fn regex_search(value: &MjValue, pattern: &str, groups: Rest<String>, kwargs: Kwargs) -> Result<MjValue, Error> {
     let text = text_of(value)?;
     let (ignorecase, multiline) = regex_flags(&kwargs)?;
     kwargs.assert_all_used()?;
@@ -1395,9 +1190,7 @@ fn regex_search(
         } else if let Some(n) = g.strip_prefix('\\').and_then(|n| n.parse::<usize>().ok()) {
             caps.get(n)
         } else {
-            return Err(invalid(format!(
-                "regex_search: unknown group argument {g:?} (use '\\\\1' or '\\\\g<name>')"
-            )));
+            return Err(invalid(format!("regex_search: unknown group argument {g:?} (use '\\\\1' or '\\\\g<name>')")));
         };
         out.push(m.map_or(MjValue::from(()), |m| MjValue::from(m.as_str())));
     }
@@ -1412,9 +1205,7 @@ fn regex_findall(value: &MjValue, pattern: &str, kwargs: Kwargs) -> Result<MjVal
     kwargs.assert_all_used()?;
     let re = regex(pattern, ignorecase, multiline)?;
     let groups = re.captures_len() - 1;
-    let group = |caps: &regex::Captures<'_>, i: usize| {
-        MjValue::from(caps.get(i).map_or("", |m| m.as_str()))
-    };
+    let group = |caps: &regex::Captures<'_>, i: usize| MjValue::from(caps.get(i).map_or("", |m| m.as_str()));
     let found: Vec<MjValue> = re
         .captures_iter(&text)
         .map(|caps| match groups {
@@ -1466,40 +1257,22 @@ fn path_join(v: &MjValue) -> Result<String, Error> {
     Ok(out)
 }
 
-fn dict2items(
-    v: &MjValue,
-    key_name: Option<&str>,
-    value_name: Option<&str>,
-    kwargs: Kwargs,
-) -> Result<MjValue, Error> {
+fn dict2items(v: &MjValue, key_name: Option<&str>, value_name: Option<&str>, kwargs: Kwargs) -> Result<MjValue, Error> {
     defined(v)?;
     let key_name = opt_arg(key_name, &kwargs, "key_name")?.unwrap_or("key");
     let value_name = opt_arg(value_name, &kwargs, "value_name")?.unwrap_or("value");
     kwargs.assert_all_used()?;
     if v.kind() != ValueKind::Map {
-        return Err(invalid(format!(
-            "dict2items requires a dictionary, got {}",
-            v.kind()
-        )));
+        return Err(invalid(format!("dict2items requires a dictionary, got {}", v.kind())));
     }
     let items: Vec<MjValue> = map_entries(v)?
         .into_iter()
-        .map(|(k, val)| {
-            map_value(IndexMap::from([
-                (key_name.to_string(), MjValue::from(k)),
-                (value_name.to_string(), val),
-            ]))
-        })
+        .map(|(k, val)| map_value(IndexMap::from([(key_name.to_string(), MjValue::from(k)), (value_name.to_string(), val)])))
         .collect();
     Ok(MjValue::from(items))
 }
 
-fn items2dict(
-    v: &MjValue,
-    key_name: Option<&str>,
-    value_name: Option<&str>,
-    kwargs: Kwargs,
-) -> Result<MjValue, Error> {
+fn items2dict(v: &MjValue, key_name: Option<&str>, value_name: Option<&str>, kwargs: Kwargs) -> Result<MjValue, Error> {
     defined(v)?;
     let key_name = opt_arg(key_name, &kwargs, "key_name")?.unwrap_or("key");
     let value_name = opt_arg(value_name, &kwargs, "value_name")?.unwrap_or("value");
@@ -1507,16 +1280,10 @@ fn items2dict(
     let mut out = IndexMap::new();
     for item in v.try_iter()? {
         let get = |name: &str| {
-            item.get_attr(name)
-                .ok()
-                .filter(|x| !x.is_undefined())
-                .ok_or_else(|| invalid(format!("items2dict: an item has no `{name}` key: {item}")))
+            item.get_attr(name).ok().filter(|x| !x.is_undefined()).ok_or_else(|| invalid(format!("items2dict: an item has no `{name}` key: {item}")))
         };
         let key = get(key_name)?;
-        out.insert(
-            key_string(&key).unwrap_or_else(|| key.to_string()),
-            get(value_name)?,
-        );
+        out.insert(key_string(&key).unwrap_or_else(|| key.to_string()), get(value_name)?);
     }
     Ok(map_value(out))
 }
@@ -1526,10 +1293,7 @@ fn to_bool(v: &MjValue) -> Result<bool, Error> {
     defined(v)?;
     Ok(match v.kind() {
         ValueKind::Bool => v.is_true(),
-        ValueKind::String => matches!(
-            v.as_str().unwrap_or("").trim().to_lowercase().as_str(),
-            "yes" | "on" | "1" | "true"
-        ),
+        ValueKind::String => matches!(v.as_str().unwrap_or("").trim().to_lowercase().as_str(), "yes" | "on" | "1" | "true"),
         ValueKind::Number => f64::try_from(v.clone()).is_ok_and(|n| n == 1.0),
         _ => false,
     })
@@ -1559,12 +1323,7 @@ fn parse_int(s: &str, base: u32) -> Option<i64> {
 
 /// Jinja's `int(default=0, base=10)`: strings parse (through float if needed),
 /// anything unparsable gives the default.
-fn to_int(
-    v: &MjValue,
-    default: Option<MjValue>,
-    base: Option<u32>,
-    kwargs: Kwargs,
-) -> Result<MjValue, Error> {
+fn to_int(v: &MjValue, default: Option<MjValue>, base: Option<u32>, kwargs: Kwargs) -> Result<MjValue, Error> {
     defined(v)?;
     let default = opt_arg(default, &kwargs, "default")?.unwrap_or(MjValue::from(0));
     let base = opt_arg(base, &kwargs, "base")?.unwrap_or(10);
@@ -1572,21 +1331,10 @@ fn to_int(
     let parsed = match v.kind() {
         ValueKind::String => {
             let s = v.as_str().unwrap_or("");
-            parse_int(s, base).or_else(|| {
-                s.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite())
-                    .map(|f| f.trunc() as i64)
-            })
+            parse_int(s, base).or_else(|| s.trim().parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f.trunc() as i64))
         }
         ValueKind::Bool => Some(i64::from(v.is_true())),
-        ValueKind::Number => i64::try_from(v.clone()).ok().or_else(|| {
-            f64::try_from(v.clone())
-                .ok()
-                .filter(|f| f.is_finite())
-                .map(|f| f.trunc() as i64)
-        }),
+        ValueKind::Number => i64::try_from(v.clone()).ok().or_else(|| f64::try_from(v.clone()).ok().filter(|f| f.is_finite()).map(|f| f.trunc() as i64)),
         _ => None,
     };
     Ok(parsed.map_or(default, MjValue::from))
@@ -1618,10 +1366,7 @@ fn list_of(v: &MjValue, filter: &str) -> Result<Vec<MjValue>, Error> {
 /// The items in order, each once (case-sensitive, as Ansible's set filters are).
 fn dedup(items: Vec<MjValue>) -> Vec<MjValue> {
     let mut seen = BTreeSet::new();
-    items
-        .into_iter()
-        .filter(|v| seen.insert(v.clone()))
-        .collect()
+    items.into_iter().filter(|v| seen.insert(v.clone())).collect()
 }
 
 fn union(a: &MjValue, b: &MjValue) -> Result<MjValue, Error> {
@@ -1633,23 +1378,13 @@ fn union(a: &MjValue, b: &MjValue) -> Result<MjValue, Error> {
 fn intersect(a: &MjValue, b: &MjValue) -> Result<MjValue, Error> {
     let other: BTreeSet<MjValue> = list_of(b, "intersect")?.into_iter().collect();
     let items = dedup(list_of(a, "intersect")?);
-    Ok(MjValue::from(
-        items
-            .into_iter()
-            .filter(|v| other.contains(v))
-            .collect::<Vec<_>>(),
-    ))
+    Ok(MjValue::from(items.into_iter().filter(|v| other.contains(v)).collect::<Vec<_>>()))
 }
 
 fn difference(a: &MjValue, b: &MjValue) -> Result<MjValue, Error> {
     let other: BTreeSet<MjValue> = list_of(b, "difference")?.into_iter().collect();
     let items = dedup(list_of(a, "difference")?);
-    Ok(MjValue::from(
-        items
-            .into_iter()
-            .filter(|v| !other.contains(v))
-            .collect::<Vec<_>>(),
-    ))
+    Ok(MjValue::from(items.into_iter().filter(|v| !other.contains(v)).collect::<Vec<_>>()))
 }
 
 fn symmetric_difference(a: &MjValue, b: &MjValue) -> Result<MjValue, Error> {
@@ -1657,12 +1392,7 @@ fn symmetric_difference(a: &MjValue, b: &MjValue) -> Result<MjValue, Error> {
     let right: BTreeSet<MjValue> = list_of(b, "symmetric_difference")?.into_iter().collect();
     let mut all = list_of(a, "symmetric_difference")?;
     all.extend(list_of(b, "symmetric_difference")?);
-    Ok(MjValue::from(
-        dedup(all)
-            .into_iter()
-            .filter(|v| !(left.contains(v) && right.contains(v)))
-            .collect::<Vec<_>>(),
-    ))
+    Ok(MjValue::from(dedup(all).into_iter().filter(|v| !(left.contains(v) && right.contains(v))).collect::<Vec<_>>()))
 }
 
 /// How `combine` merges two lists under the same key.
@@ -1676,12 +1406,7 @@ enum ListMerge {
     PrependRp,
 }
 
-fn merge_maps(
-    base: &mut IndexMap<String, MjValue>,
-    top: IndexMap<String, MjValue>,
-    recursive: bool,
-    lists: ListMerge,
-) -> Result<(), Error> {
+fn merge_maps(base: &mut IndexMap<String, MjValue>, top: IndexMap<String, MjValue>, recursive: bool, lists: ListMerge) -> Result<(), Error> {
     for (key, new) in top {
         let Some(old) = base.get(&key) else {
             base.insert(key, new);
@@ -1717,10 +1442,7 @@ fn merge_maps(
 fn combine(v: &MjValue, others: Rest<MjValue>, kwargs: Kwargs) -> Result<MjValue, Error> {
     defined(v)?;
     let recursive = kwargs.get::<Option<bool>>("recursive")?.unwrap_or(false);
-    let lists = match kwargs
-        .get::<Option<&str>>("list_merge")?
-        .unwrap_or("replace")
-    {
+    let lists = match kwargs.get::<Option<&str>>("list_merge")?.unwrap_or("replace") {
         "replace" => ListMerge::Replace,
         "keep" => ListMerge::Keep,
         "append" => ListMerge::Append,
@@ -1741,22 +1463,14 @@ fn combine(v: &MjValue, others: Rest<MjValue>, kwargs: Kwargs) -> Result<MjValue
     let mut out = IndexMap::new();
     for term in terms {
         if term.kind() != ValueKind::Map {
-            return Err(invalid(format!(
-                "combine expects dictionaries, got {}",
-                term.kind()
-            )));
+            return Err(invalid(format!("combine expects dictionaries, got {}", term.kind())));
         }
         merge_maps(&mut out, map_entries(&term)?, recursive, lists)?;
     }
     Ok(map_value(out))
 }
 
-fn flatten_into(
-    out: &mut Vec<MjValue>,
-    v: &MjValue,
-    levels: Option<usize>,
-    skip_nulls: bool,
-) -> Result<(), Error> {
+fn flatten_into(out: &mut Vec<MjValue>, v: &MjValue, levels: Option<usize>, skip_nulls: bool) -> Result<(), Error> {
     for item in v.try_iter()? {
         if skip_nulls && (item.is_none() || matches!(item.as_str(), Some("None" | "null"))) {
             continue;
@@ -1782,12 +1496,7 @@ fn flatten(v: &MjValue, levels: Option<usize>, kwargs: Kwargs) -> Result<MjValue
 }
 
 /// `ternary(true_val, false_val, none_val=None)`.
-fn ternary(
-    v: &MjValue,
-    yes: MjValue,
-    no: MjValue,
-    none: Option<MjValue>,
-) -> Result<MjValue, Error> {
+fn ternary(v: &MjValue, yes: MjValue, no: MjValue, none: Option<MjValue>) -> Result<MjValue, Error> {
     defined(v)?;
     Ok(match none {
         Some(n) if v.is_none() => n,
@@ -1801,9 +1510,7 @@ fn shell_quote(s: &str) -> String {
     if s.is_empty() {
         return "''".to_string();
     }
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
-    {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c)) {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', "'\"'\"'"))
@@ -1818,9 +1525,7 @@ fn hash(v: &MjValue, kind: Option<&str>) -> Result<String, Error> {
         "sha256" => Ok(hex(&sha2::Sha256::digest(data.as_bytes()))),
         "sha384" => Ok(hex(&sha2::Sha384::digest(data.as_bytes()))),
         "sha512" => Ok(hex(&sha2::Sha512::digest(data.as_bytes()))),
-        other => Err(invalid(format!(
-            "hash type {other:?} is not supported; use sha224, sha256, sha384 or sha512"
-        ))),
+        other => Err(invalid(format!("hash type {other:?} is not supported; use sha224, sha256, sha384 or sha512"))),
     }
 }
 
@@ -1834,19 +1539,11 @@ fn mandatory(v: &MjValue, msg: Option<&str>) -> Result<MjValue, Error> {
 }
 
 /// `extract(container, morekeys=None)`: `container[item]`, then deeper keys.
-fn extract(
-    item: &MjValue,
-    container: &MjValue,
-    morekeys: Option<MjValue>,
-) -> Result<MjValue, Error> {
+fn extract(item: &MjValue, container: &MjValue, morekeys: Option<MjValue>) -> Result<MjValue, Error> {
     defined(item)?;
     let mut value = container.get_item(item)?;
     if let Some(keys) = morekeys {
-        let keys: Vec<MjValue> = if keys.kind() == ValueKind::Seq {
-            keys.try_iter()?.collect()
-        } else {
-            vec![keys]
-        };
+        let keys: Vec<MjValue> = if keys.kind() == ValueKind::Seq { keys.try_iter()?.collect() } else { vec![keys] };
         for key in keys {
             value = value.get_item(&key)?;
         }
@@ -1875,15 +1572,9 @@ fn type_debug(v: &MjValue) -> Result<&'static str, Error> {
 // ---------------------------------------------------------------------------
 
 fn register_tests(env: &mut Environment<'static>) {
-    env.add_test("match", |v: &MjValue, pattern: &str, kwargs: Kwargs| {
-        regex_test(v, pattern, Some("match"), kwargs)
-    });
-    env.add_test("search", |v: &MjValue, pattern: &str, kwargs: Kwargs| {
-        regex_test(v, pattern, Some("search"), kwargs)
-    });
-    env.add_test("regex", |v: &MjValue, pattern: &str, kwargs: Kwargs| {
-        regex_test(v, pattern, None, kwargs)
-    });
+    env.add_test("match", |v: &MjValue, pattern: &str, kwargs: Kwargs| regex_test(v, pattern, Some("match"), kwargs));
+    env.add_test("search", |v: &MjValue, pattern: &str, kwargs: Kwargs| regex_test(v, pattern, Some("search"), kwargs));
+    env.add_test("regex", |v: &MjValue, pattern: &str, kwargs: Kwargs| regex_test(v, pattern, None, kwargs));
     env.add_test("version", version_test);
     env.add_test("version_compare", version_test);
     for name in ["failed", "failure"] {
@@ -1906,44 +1597,25 @@ fn register_tests(env: &mut Environment<'static>) {
         defined(v)?;
         Ok(!v.is_true())
     });
-    env.add_test(
-        "contains",
-        |seq: &MjValue, item: &MjValue| -> Result<bool, Error> {
-            Ok(list_of(seq, "contains")?.contains(item))
-        },
-    );
-    env.add_test(
-        "subset",
-        |a: &MjValue, b: &MjValue| -> Result<bool, Error> {
-            let b = list_of(b, "subset")?;
-            Ok(list_of(a, "subset")?.iter().all(|x| b.contains(x)))
-        },
-    );
-    env.add_test(
-        "superset",
-        |a: &MjValue, b: &MjValue| -> Result<bool, Error> {
-            let a = list_of(a, "superset")?;
-            Ok(list_of(b, "superset")?.iter().all(|x| a.contains(x)))
-        },
-    );
+    env.add_test("contains", |seq: &MjValue, item: &MjValue| -> Result<bool, Error> { Ok(list_of(seq, "contains")?.contains(item)) });
+    env.add_test("subset", |a: &MjValue, b: &MjValue| -> Result<bool, Error> {
+        let b = list_of(b, "subset")?;
+        Ok(list_of(a, "subset")?.iter().all(|x| b.contains(x)))
+    });
+    env.add_test("superset", |a: &MjValue, b: &MjValue| -> Result<bool, Error> {
+        let a = list_of(a, "superset")?;
+        Ok(list_of(b, "superset")?.iter().all(|x| a.contains(x)))
+    });
 }
 
 /// `match` (anchored at the start, like `re.match`), `search`, and
 /// `regex(match_type='search'|'match'|'fullmatch')`.
-fn regex_test(
-    v: &MjValue,
-    pattern: &str,
-    fixed: Option<&str>,
-    kwargs: Kwargs,
-) -> Result<bool, Error> {
+fn regex_test(v: &MjValue, pattern: &str, fixed: Option<&str>, kwargs: Kwargs) -> Result<bool, Error> {
     let text = text_of(v)?;
     let (ignorecase, multiline) = regex_flags(&kwargs)?;
     let match_type = match fixed {
         Some(t) => t.to_string(),
-        None => kwargs
-            .get::<Option<&str>>("match_type")?
-            .unwrap_or("search")
-            .to_string(),
+        None => kwargs.get::<Option<&str>>("match_type")?.unwrap_or("search").to_string(),
     };
     kwargs.assert_all_used()?;
     let anchored = match match_type.as_str() {
@@ -1989,12 +1661,7 @@ fn version_parts(v: &str) -> Vec<VersionPart> {
 }
 
 /// `version('1.2.3', '>=')`: loose version comparison.
-fn version_test(
-    v: &MjValue,
-    other: &MjValue,
-    op: Option<&str>,
-    kwargs: Kwargs,
-) -> Result<bool, Error> {
+fn version_test(v: &MjValue, other: &MjValue, op: Option<&str>, kwargs: Kwargs) -> Result<bool, Error> {
     let op = opt_arg(op, &kwargs, "operator")?.unwrap_or("eq");
     let _ = kwargs.get::<Option<bool>>("strict")?;
     let _ = kwargs.get::<Option<&str>>("version_type")?;
@@ -2017,10 +1684,7 @@ fn version_test(
 fn result_flag(v: &MjValue, key: &str) -> Result<bool, Error> {
     defined(v)?;
     if v.kind() != ValueKind::Map {
-        return Err(invalid(format!(
-            "the '{key}' test expects a registered result (a dictionary), got {}",
-            v.kind()
-        )));
+        return Err(invalid(format!("the '{key}' test expects a registered result (a dictionary), got {}", v.kind())));
     }
     let flag = |r: &MjValue| r.get_attr(key).map(|f| !f.is_undefined() && f.is_true());
     if key == "changed" {
@@ -2042,25 +1706,14 @@ fn result_flag(v: &MjValue, key: &str) -> Result<bool, Error> {
 // ---------------------------------------------------------------------------
 
 /// `lookup('env', 'X')` and `lookup('file', 'path')`; `query` returns a list.
-fn lookup(
-    dirs: &[PathBuf],
-    plugin: &str,
-    terms: &[MjValue],
-    kwargs: &Kwargs,
-    list: bool,
-) -> Result<MjValue, Error> {
+fn lookup(dirs: &[PathBuf], plugin: &str, terms: &[MjValue], kwargs: &Kwargs, list: bool) -> Result<MjValue, Error> {
     let mut results = Vec::new();
     match plugin {
         "env" => {
             let default = kwargs.get::<Option<String>>("default")?;
             for term in terms {
                 let name = text_of(term)?;
-                results.push(
-                    std::env::var(&name)
-                        .ok()
-                        .or_else(|| default.clone())
-                        .unwrap_or_default(),
-                );
+                results.push(std::env::var(&name).ok().or_else(|| default.clone()).unwrap_or_default());
             }
         }
         "file" => {
@@ -2069,27 +1722,15 @@ fn lookup(
             for term in terms {
                 let name = text_of(term)?;
                 let text = read_lookup_file(dirs, &name)?;
-                let text = if rstrip {
-                    text.trim_end()
-                } else {
-                    text.as_str()
-                };
+                let text = if rstrip { text.trim_end() } else { text.as_str() };
                 let text = if lstrip { text.trim_start() } else { text };
                 results.push(text.to_string());
             }
         }
-        other => {
-            return Err(invalid(format!(
-                "lookup plugin {other:?} is not supported (supported: env, file)"
-            )))
-        }
+        other => return Err(invalid(format!("lookup plugin {other:?} is not supported (supported: env, file)"))),
     }
     kwargs.assert_all_used()?;
-    Ok(if list {
-        MjValue::from(results.into_iter().map(MjValue::from).collect::<Vec<_>>())
-    } else {
-        MjValue::from(results.join(","))
-    })
+    Ok(if list { MjValue::from(results.into_iter().map(MjValue::from).collect::<Vec<_>>()) } else { MjValue::from(results.join(",")) })
 }
 
 /// A `lookup('file')` path: absolute as is; relative, from `files/` beside each
@@ -2111,12 +1752,7 @@ fn read_lookup_file(dirs: &[PathBuf], name: &str) -> Result<String, Error> {
         match std::fs::read_to_string(c) {
             Ok(text) => return Ok(text),
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                return Err(invalid(format!(
-                    "lookup('file'): cannot read {}: {e}",
-                    c.display()
-                )))
-            }
+            Err(e) => return Err(invalid(format!("lookup('file'): cannot read {}: {e}", c.display()))),
         }
     }
     Err(invalid(format!("lookup('file'): could not find {name:?}")))
@@ -2124,20 +1760,13 @@ fn read_lookup_file(dirs: &[PathBuf], name: &str) -> Result<String, Error> {
 
 /// The Python methods Ansible templates call on strings, dicts and lists
 /// (`x.split(',')`, `d.items()`, `s.startswith('a')`); minijinja has none.
-fn py_method(
-    _state: &State,
-    value: &MjValue,
-    method: &str,
-    args: &[MjValue],
-) -> Result<MjValue, Error> {
+fn py_method(_state: &State, value: &MjValue, method: &str, args: &[MjValue]) -> Result<MjValue, Error> {
     let arg = |i: usize| args.get(i).filter(|a| !a.is_none() && !a.is_undefined());
     let str_arg = |i: usize| -> Result<Option<String>, Error> { arg(i).map(text_of).transpose() };
     match value.kind() {
         ValueKind::String => {
             let s = value.as_str().unwrap_or("");
-            let strip_set = |i: usize| -> Result<Option<Vec<char>>, Error> {
-                Ok(str_arg(i)?.map(|c| c.chars().collect()))
-            };
+            let strip_set = |i: usize| -> Result<Option<Vec<char>>, Error> { Ok(str_arg(i)?.map(|c| c.chars().collect())) };
             Ok(match method {
                 "split" => {
                     let max = arg(1).and_then(MjValue::as_i64).filter(|n| *n >= 0);
@@ -2157,20 +1786,11 @@ fn py_method(
                 }
                 "startswith" | "endswith" => {
                     let prefixes: Vec<String> = match arg(0) {
-                        Some(a) if a.kind() == ValueKind::Seq => a
-                            .try_iter()?
-                            .map(|p| text_of(&p))
-                            .collect::<Result<_, _>>()?,
+                        Some(a) if a.kind() == ValueKind::Seq => a.try_iter()?.map(|p| text_of(&p)).collect::<Result<_, _>>()?,
                         Some(a) => vec![text_of(a)?],
                         None => return Err(Error::from(ErrorKind::MissingArgument)),
                     };
-                    MjValue::from(prefixes.iter().any(|p| {
-                        if method == "startswith" {
-                            s.starts_with(p.as_str())
-                        } else {
-                            s.ends_with(p.as_str())
-                        }
-                    }))
+                    MjValue::from(prefixes.iter().any(|p| if method == "startswith" { s.starts_with(p.as_str()) } else { s.ends_with(p.as_str()) }))
                 }
                 "lower" => MjValue::from(s.to_lowercase()),
                 "upper" => MjValue::from(s.to_uppercase()),
@@ -2186,28 +1806,16 @@ fn py_method(
                 "splitlines" => MjValue::from(s.lines().map(MjValue::from).collect::<Vec<_>>()),
                 "join" => {
                     let items = arg(0).ok_or_else(|| Error::from(ErrorKind::MissingArgument))?;
-                    let parts: Vec<String> = items
-                        .try_iter()?
-                        .map(|p| text_of(&p))
-                        .collect::<Result<_, _>>()?;
+                    let parts: Vec<String> = items.try_iter()?.map(|p| text_of(&p)).collect::<Result<_, _>>()?;
                     MjValue::from(parts.join(s))
                 }
                 "find" => {
-                    let needle =
-                        str_arg(0)?.ok_or_else(|| Error::from(ErrorKind::MissingArgument))?;
-                    MjValue::from(
-                        s.find(&needle)
-                            .map_or(-1, |b| s[..b].chars().count() as i64),
-                    )
+                    let needle = str_arg(0)?.ok_or_else(|| Error::from(ErrorKind::MissingArgument))?;
+                    MjValue::from(s.find(&needle).map_or(-1, |b| s[..b].chars().count() as i64))
                 }
                 "count" => {
-                    let needle =
-                        str_arg(0)?.ok_or_else(|| Error::from(ErrorKind::MissingArgument))?;
-                    MjValue::from(if needle.is_empty() {
-                        s.chars().count() + 1
-                    } else {
-                        s.matches(needle.as_str()).count()
-                    })
+                    let needle = str_arg(0)?.ok_or_else(|| Error::from(ErrorKind::MissingArgument))?;
+                    MjValue::from(if needle.is_empty() { s.chars().count() + 1 } else { s.matches(needle.as_str()).count() })
                 }
                 "isdigit" => MjValue::from(!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())),
                 _ => return Err(Error::from(ErrorKind::UnknownMethod)),
@@ -2216,23 +1824,11 @@ fn py_method(
         ValueKind::Map => {
             let entries = map_entries(value)?;
             Ok(match method {
-                "keys" => MjValue::from(
-                    entries
-                        .keys()
-                        .map(|k| MjValue::from(k.as_str()))
-                        .collect::<Vec<_>>(),
-                ),
+                "keys" => MjValue::from(entries.keys().map(|k| MjValue::from(k.as_str())).collect::<Vec<_>>()),
                 "values" => MjValue::from(entries.into_values().collect::<Vec<_>>()),
-                "items" => MjValue::from(
-                    entries
-                        .into_iter()
-                        .map(|(k, v)| MjValue::from(vec![MjValue::from(k), v]))
-                        .collect::<Vec<_>>(),
-                ),
+                "items" => MjValue::from(entries.into_iter().map(|(k, v)| MjValue::from(vec![MjValue::from(k), v])).collect::<Vec<_>>()),
                 "get" => {
-                    let key = args
-                        .first()
-                        .ok_or_else(|| Error::from(ErrorKind::MissingArgument))?;
+                    let key = args.first().ok_or_else(|| Error::from(ErrorKind::MissingArgument))?;
                     let found = key_string(key).and_then(|k| entries.get(&k).cloned());
                     found.unwrap_or_else(|| args.get(1).cloned().unwrap_or(MjValue::from(())))
                 }
@@ -2241,16 +1837,11 @@ fn py_method(
         }
         ValueKind::Seq => {
             let items: Vec<MjValue> = value.try_iter()?.collect();
-            let needle = args
-                .first()
-                .ok_or_else(|| Error::from(ErrorKind::MissingArgument));
+            let needle = args.first().ok_or_else(|| Error::from(ErrorKind::MissingArgument));
             Ok(match method {
                 "index" => {
                     let needle = needle?;
-                    let pos = items
-                        .iter()
-                        .position(|x| x == needle)
-                        .ok_or_else(|| invalid(format!("{needle} is not in list")))?;
+                    let pos = items.iter().position(|x| x == needle).ok_or_else(|| invalid(format!("{needle} is not in list")))?;
                     MjValue::from(pos)
                 }
                 "count" => {
@@ -2305,13 +1896,11 @@ mod tests {
     }
 
     fn render(t: &Templates, ctx: &MjValue, s: &str) -> String {
-        t.render_str(s, ctx)
-            .unwrap_or_else(|e| panic!("{s:?} failed: {e}"))
+        t.render_str(s, ctx).unwrap_or_else(|e| panic!("{s:?} failed: {e}"))
     }
 
     fn value(t: &Templates, ctx: &MjValue, s: &str) -> Value {
-        t.eval_expr(s, ctx)
-            .unwrap_or_else(|e| panic!("{s:?} failed: {e}"))
+        t.eval_expr(s, ctx).unwrap_or_else(|e| panic!("{s:?} failed: {e}"))
     }
 
     fn undefined_name(r: Result<impl std::fmt::Debug, TemplateError>) -> (String, String) {
@@ -2347,8 +1936,7 @@ mod tests {
 
     #[test]
     fn single_expressions_keep_their_type() {
-        let (t, ctx) =
-            setup(json!({"port": 22, "flag": true, "d": {"z": 1, "a": [1, 2]}, "s": "x"}));
+        let (t, ctx) = setup(json!({"port": 22, "flag": true, "d": {"z": 1, "a": [1, 2]}, "s": "x"}));
         let rendered = t
             .render_value(
                 &json!({
@@ -2378,21 +1966,9 @@ mod tests {
             })
         );
         // Map order survives: Ansible users expect YAML order.
-        let keys: Vec<String> = rendered["dict"]
-            .as_object()
-            .expect("object")
-            .keys()
-            .cloned()
-            .collect();
+        let keys: Vec<String> = rendered["dict"].as_object().expect("object").keys().cloned().collect();
         assert_eq!(keys, ["z", "a"]);
-        assert_eq!(
-            render(
-                &t,
-                &ctx,
-                "{{ d | dict2items | map(attribute='key') | join(',') }}"
-            ),
-            "z,a"
-        );
+        assert_eq!(render(&t, &ctx, "{{ d | dict2items | map(attribute='key') | join(',') }}"), "z,a");
         assert_eq!(render(&t, &ctx, "{{ none }}|{{ 1.5 }}"), "|1.5");
     }
 
@@ -2400,27 +1976,12 @@ mod tests {
     fn undefined_variables_are_named() {
         let (t, ctx) = setup(json!({"a": {"b": 1}, "hosts": ["h1"]}));
         let (name, detail) = undefined_name(t.render_str("{{ foo.bar }}", &ctx));
-        assert_eq!(
-            (name.as_str(), detail.as_str()),
-            ("foo", "undefined variable `foo`")
-        );
-        assert_eq!(
-            undefined_name(t.render_str("x {{ a.c }}", &ctx)).1,
-            "`a` has no attribute `c`"
-        );
+        assert_eq!((name.as_str(), detail.as_str()), ("foo", "undefined variable `foo`"));
+        assert_eq!(undefined_name(t.render_str("x {{ a.c }}", &ctx)).1, "`a` has no attribute `c`");
         assert_eq!(undefined_name(t.render_str("{{ a.c.d }}", &ctx)).0, "a.c");
-        assert_eq!(
-            undefined_name(t.render_str("{{ nope | lower }}", &ctx)).0,
-            "nope"
-        );
-        assert_eq!(
-            undefined_name(t.render_str("{% for x in missing %}{{ x }}{% endfor %}", &ctx)).0,
-            "missing"
-        );
-        assert_eq!(
-            undefined_name(t.eval_condition("a.b == 1 and zz", &ctx)).0,
-            "zz"
-        );
+        assert_eq!(undefined_name(t.render_str("{{ nope | lower }}", &ctx)).0, "nope");
+        assert_eq!(undefined_name(t.render_str("{% for x in missing %}{{ x }}{% endfor %}", &ctx)).0, "missing");
+        assert_eq!(undefined_name(t.eval_condition("a.b == 1 and zz", &ctx)).0, "zz");
         assert_eq!(undefined_name(t.eval_expr("{{ foo }}", &ctx)).0, "foo");
         assert_eq!(undefined_name(t.eval_expr("[a.nope]", &ctx)).0, "a.nope");
         let (_, detail) = undefined_name(t.render_str("one\ntwo {{ gone }}", &ctx));
@@ -2438,49 +1999,28 @@ mod tests {
         assert_eq!(render(&t, &ctx, "{{ empty | default('z') }}"), "");
         assert_eq!(render(&t, &ctx, "{{ empty | default('z', true) }}"), "z");
         assert!(!t.eval_condition("foo is defined", &ctx).expect("evaluates"));
-        assert!(t
-            .eval_condition("foo is undefined", &ctx)
-            .expect("evaluates"));
-        assert!(t
-            .eval_condition("a.zz is not defined", &ctx)
-            .expect("evaluates"));
+        assert!(t.eval_condition("foo is undefined", &ctx).expect("evaluates"));
+        assert!(t.eval_condition("a.zz is not defined", &ctx).expect("evaluates"));
         assert_eq!(value(&t, &ctx, "foo | default(omit)"), json!(OMIT));
-        assert!(matches!(
-            t.render_str("{{ foo | mandatory }}", &ctx),
-            Err(TemplateError::Undefined { .. })
-        ));
-        let err = t
-            .render_str("{{ foo | mandatory('set foo') }}", &ctx)
-            .expect_err("fails");
+        assert!(matches!(t.render_str("{{ foo | mandatory }}", &ctx), Err(TemplateError::Undefined { .. })));
+        let err = t.render_str("{{ foo | mandatory('set foo') }}", &ctx).expect_err("fails");
         assert!(err.to_string().contains("set foo"), "{err}");
     }
 
     #[test]
     fn conditions_use_jinja_truthiness() {
         let (t, ctx) = setup(json!({"port": 22, "list": [], "s": "no", "result": {"rc": 0}}));
-        let yes = |e: &str| {
-            t.eval_condition(e, &ctx)
-                .unwrap_or_else(|err| panic!("{e}: {err}"))
-        };
+        let yes = |e: &str| t.eval_condition(e, &ctx).unwrap_or_else(|err| panic!("{e}: {err}"));
         assert!(yes("port == 22"));
         assert!(yes("{{ port > 1 }}"));
         assert!(!yes("list"));
         assert!(yes("s"));
         assert!(!yes("s | bool"));
         assert!(yes("result.rc == 0 and 'x' in ['x']"));
-        assert!(matches!(
-            t.eval_condition("port ==", &ctx),
-            Err(TemplateError::Syntax { .. })
-        ));
+        assert!(matches!(t.eval_condition("port ==", &ctx), Err(TemplateError::Syntax { .. })));
         // An expression cannot close the wrapper tag it is evaluated in.
-        assert!(matches!(
-            t.eval_condition("port %}{% set x = 1", &ctx),
-            Err(TemplateError::Syntax { .. })
-        ));
-        assert!(matches!(
-            t.eval_condition("  ", &ctx),
-            Err(TemplateError::Syntax { .. })
-        ));
+        assert!(matches!(t.eval_condition("port %}{% set x = 1", &ctx), Err(TemplateError::Syntax { .. })));
+        assert!(matches!(t.eval_condition("  ", &ctx), Err(TemplateError::Syntax { .. })));
     }
 
     #[test]
@@ -2493,67 +2033,32 @@ mod tests {
             }
             other => panic!("expected a syntax error, got {other:?}"),
         }
-        assert!(matches!(
-            t.referenced_vars("{% if %}", false),
-            Err(TemplateError::Syntax { .. })
-        ));
+        assert!(matches!(t.referenced_vars("{% if %}", false), Err(TemplateError::Syntax { .. })));
     }
 
     #[test]
     fn hostvars_are_lazy_and_groups_shared() {
-        let hosts: IndexMap<String, Vars> = [
-            ("h1", json!({"ansible_host": "10.0.0.1", "x": 1})),
-            ("h2", json!({"ansible_host": "10.0.0.2"})),
-            ("h3", json!({"ansible_host": "10.0.0.3"})),
-        ]
-        .into_iter()
-        .map(|(h, v)| (h.to_string(), vars(v)))
-        .collect();
+        let hosts: IndexMap<String, Vars> =
+            [("h1", json!({"ansible_host": "10.0.0.1", "x": 1})), ("h2", json!({"ansible_host": "10.0.0.2"})), ("h3", json!({"ansible_host": "10.0.0.3"}))]
+                .into_iter()
+                .map(|(h, v)| (h.to_string(), vars(v)))
+                .collect();
         let groups = IndexMap::from([
-            (
-                "all".to_string(),
-                vec!["h1".to_string(), "h2".to_string(), "h3".to_string()],
-            ),
+            ("all".to_string(), vec!["h1".to_string(), "h2".to_string(), "h3".to_string()]),
             ("mons".to_string(), vec!["h1".to_string(), "h2".to_string()]),
         ]);
         let shared = SharedContext::new(Arc::new(hosts), &groups);
         let t = Templates::new(vec![]);
         let ctx = t.context(&vars(json!({"inventory_hostname": "h1"})), &shared);
-        assert_eq!(
-            render(&t, &ctx, "{{ hostvars['h1']['ansible_host'] }}"),
-            "10.0.0.1"
-        );
+        assert_eq!(render(&t, &ctx, "{{ hostvars['h1']['ansible_host'] }}"), "10.0.0.1");
         assert_eq!(render(&t, &ctx, "{{ hostvars.h1.x }}"), "1");
-        assert_eq!(
-            render(&t, &ctx, "{{ hostvars[inventory_hostname].x }}"),
-            "1"
-        );
-        let lazy = shared
-            .hostvars
-            .downcast_object_ref::<HostVars>()
-            .expect("hostvars object");
+        assert_eq!(render(&t, &ctx, "{{ hostvars[inventory_hostname].x }}"), "1");
+        let lazy = shared.hostvars.downcast_object_ref::<HostVars>().expect("hostvars object");
         let converted: Vec<bool> = lazy.cache.iter().map(|c| c.get().is_some()).collect();
         assert_eq!(converted, [true, false, false]);
-        assert_eq!(
-            render(
-                &t,
-                &ctx,
-                "{{ groups.mons | map('extract', hostvars, 'ansible_host') | join(' ') }}"
-            ),
-            "10.0.0.1 10.0.0.2"
-        );
-        assert_eq!(
-            render(
-                &t,
-                &ctx,
-                "{{ groups['all'] | length }} {{ hostvars | length }}"
-            ),
-            "3 3"
-        );
-        assert_eq!(
-            render(&t, &ctx, "{{ vars['inventory_' + 'hostname'] }}"),
-            "h1"
-        );
+        assert_eq!(render(&t, &ctx, "{{ groups.mons | map('extract', hostvars, 'ansible_host') | join(' ') }}"), "10.0.0.1 10.0.0.2");
+        assert_eq!(render(&t, &ctx, "{{ groups['all'] | length }} {{ hostvars | length }}"), "3 3");
+        assert_eq!(render(&t, &ctx, "{{ vars['inventory_' + 'hostname'] }}"), "h1");
         let (name, detail) = undefined_name(t.render_str("{{ hostvars['h2'].foo }}", &ctx));
         assert_eq!(name, "hostvars['h2'].foo");
         assert_eq!(detail, "`hostvars['h2']` has no attribute `foo`");
@@ -2564,191 +2069,61 @@ mod tests {
     #[test]
     fn referenced_vars_are_the_free_names() {
         let t = Templates::new(vec![]);
-        let names = t
-            .referenced_vars("{{ a.b }} {% for x in y %}{{ x }}{% endfor %}", false)
-            .expect("parses");
+        let names = t.referenced_vars("{{ a.b }} {% for x in y %}{{ x }}{% endfor %}", false).expect("parses");
         assert_eq!(names, BTreeSet::from(["a".to_string(), "y".to_string()]));
-        let names = t
-            .referenced_vars(
-                "x is defined and lookup('env', 'H') and z | default(omit)",
-                true,
-            )
-            .expect("parses");
+        let names = t.referenced_vars("x is defined and lookup('env', 'H') and z | default(omit)", true).expect("parses");
         assert_eq!(names, BTreeSet::from(["x".to_string(), "z".to_string()]));
-        assert_eq!(
-            t.referenced_vars("{{ q1 }}", true).expect("parses").len(),
-            1
-        );
+        assert_eq!(t.referenced_vars("{{ q1 }}", true).expect("parses").len(), 1);
         let names = t
-            .referenced_vars(
-                "{% set s = 1 %}{% for i in items %}{{ loop.index }}{{ s }}{% endfor %}{{ hostvars[inventory_hostname].x }}",
-                false,
-            )
+            .referenced_vars("{% set s = 1 %}{% for i in items %}{{ loop.index }}{{ s }}{% endfor %}{{ hostvars[inventory_hostname].x }}", false)
             .expect("parses");
-        assert_eq!(
-            names,
-            BTreeSet::from([
-                "hostvars".to_string(),
-                "inventory_hostname".to_string(),
-                "items".to_string()
-            ])
-        );
-        assert!(t
-            .referenced_vars("no templates", false)
-            .expect("parses")
-            .is_empty());
+        assert_eq!(names, BTreeSet::from(["hostvars".to_string(), "inventory_hostname".to_string(), "items".to_string()]));
+        assert!(t.referenced_vars("no templates", false).expect("parses").is_empty());
     }
 
     #[test]
     fn serialization_filters() {
         let (t, ctx) = setup(json!({"d": {"b": [1, "x"], "a": true}, "y": "a: 1\nb: [2, 3]\n"}));
-        assert_eq!(
-            render(&t, &ctx, "{{ d | to_json }}"),
-            r#"{"b": [1, "x"], "a": true}"#
-        );
-        assert_eq!(
-            render(&t, &ctx, "{{ d | to_nice_json }}"),
-            "{\n    \"a\": true,\n    \"b\": [\n        1,\n        \"x\"\n    ]\n}"
-        );
-        assert_eq!(
-            render(
-                &t,
-                &ctx,
-                "{{ d | to_nice_json(indent=2) | from_json | to_json }}"
-            ),
-            r#"{"a": true, "b": [1, "x"]}"#
-        );
-        assert_eq!(
-            render(&t, &ctx, "{{ d | to_yaml }}"),
-            "a: true\nb:\n- 1\n- x\n"
-        );
-        assert_eq!(
-            render(&t, &ctx, "{{ d | to_nice_yaml(indent=2) }}"),
-            "a: true\nb:\n- 1\n- x\n"
-        );
-        assert_eq!(
-            value(&t, &ctx, "y | from_yaml"),
-            json!({"a": 1, "b": [2, 3]})
-        );
-        assert_eq!(
-            value(&t, &ctx, "'a: 1\n---\nb: 2' | from_yaml_all"),
-            json!([{"a": 1}, {"b": 2}])
-        );
-        assert_eq!(
-            render(&t, &ctx, "{{ 'ceph:key' | b64encode }}"),
-            "Y2VwaDprZXk="
-        );
-        assert_eq!(
-            render(&t, &ctx, "{{ 'Y2Vw\naDprZXk=' | b64decode }}"),
-            "ceph:key"
-        );
-        assert!(matches!(
-            t.render_str("{{ '{' | from_json }}", &ctx),
-            Err(TemplateError::Render { .. })
-        ));
+        assert_eq!(render(&t, &ctx, "{{ d | to_json }}"), r#"{"b": [1, "x"], "a": true}"#);
+        assert_eq!(render(&t, &ctx, "{{ d | to_nice_json }}"), "{\n    \"a\": true,\n    \"b\": [\n        1,\n        \"x\"\n    ]\n}");
+        assert_eq!(render(&t, &ctx, "{{ d | to_nice_json(indent=2) | from_json | to_json }}"), r#"{"a": true, "b": [1, "x"]}"#);
+        assert_eq!(render(&t, &ctx, "{{ d | to_yaml }}"), "a: true\nb:\n- 1\n- x\n");
+        assert_eq!(render(&t, &ctx, "{{ d | to_nice_yaml(indent=2) }}"), "a: true\nb:\n- 1\n- x\n");
+        assert_eq!(value(&t, &ctx, "y | from_yaml"), json!({"a": 1, "b": [2, 3]}));
+        assert_eq!(value(&t, &ctx, "'a: 1\n---\nb: 2' | from_yaml_all"), json!([{"a": 1}, {"b": 2}]));
+        assert_eq!(render(&t, &ctx, "{{ 'ceph:key' | b64encode }}"), "Y2VwaDprZXk=");
+        assert_eq!(render(&t, &ctx, "{{ 'Y2Vw\naDprZXk=' | b64decode }}"), "ceph:key");
+        assert!(matches!(t.render_str("{{ '{' | from_json }}", &ctx), Err(TemplateError::Render { .. })));
     }
 
     #[test]
     fn regex_filters() {
         let (t, ctx) = setup(json!({"s": "rbd/vol-01 rbd/vol-22"}));
-        assert_eq!(
-            render(&t, &ctx, r"{{ s | regex_replace('vol-(\\d+)', 'v\\1') }}"),
-            "rbd/v01 rbd/v22"
-        );
-        assert_eq!(
-            render(
-                &t,
-                &ctx,
-                r"{{ s | regex_replace('(?P<n>\\d+)', '<\\g<n>>', count=1) }}"
-            ),
-            "rbd/vol-<01> rbd/vol-22"
-        );
-        assert_eq!(
-            render(
-                &t,
-                &ctx,
-                r"{{ 'a$b' | regex_replace('B', '$', ignorecase=true) }}"
-            ),
-            "a$$"
-        );
-        assert_eq!(
-            render(&t, &ctx, r"{{ s | regex_search('vol-\\d+') }}"),
-            "vol-01"
-        );
-        assert_eq!(
-            value(
-                &t,
-                &ctx,
-                r"s | regex_search('(\\w+)/vol-(?P<n>\\d+)', '\\1', '\\g<n>')"
-            ),
-            json!(["rbd", "01"])
-        );
+        assert_eq!(render(&t, &ctx, r"{{ s | regex_replace('vol-(\\d+)', 'v\\1') }}"), "rbd/v01 rbd/v22");
+        assert_eq!(render(&t, &ctx, r"{{ s | regex_replace('(?P<n>\\d+)', '<\\g<n>>', count=1) }}"), "rbd/vol-<01> rbd/vol-22");
+        assert_eq!(render(&t, &ctx, r"{{ 'a$b' | regex_replace('B', '$', ignorecase=true) }}"), "a$$");
+        assert_eq!(render(&t, &ctx, r"{{ s | regex_search('vol-\\d+') }}"), "vol-01");
+        assert_eq!(value(&t, &ctx, r"s | regex_search('(\\w+)/vol-(?P<n>\\d+)', '\\1', '\\g<n>')"), json!(["rbd", "01"]));
         assert_eq!(value(&t, &ctx, "s | regex_search('nomatch')"), Value::Null);
-        assert_eq!(
-            value(&t, &ctx, r"s | regex_findall('vol-\\d+')"),
-            json!(["vol-01", "vol-22"])
-        );
-        assert_eq!(
-            value(&t, &ctx, r"s | regex_findall('vol-(\\d)(\\d)')"),
-            json!([["0", "1"], ["2", "2"]])
-        );
+        assert_eq!(value(&t, &ctx, r"s | regex_findall('vol-\\d+')"), json!(["vol-01", "vol-22"]));
+        assert_eq!(value(&t, &ctx, r"s | regex_findall('vol-(\\d)(\\d)')"), json!([["0", "1"], ["2", "2"]]));
         assert_eq!(render(&t, &ctx, "{{ 'a.b' | regex_escape }}"), r"a\.b");
-        assert!(matches!(
-            t.render_str("{{ s | regex_search('(') }}", &ctx),
-            Err(TemplateError::Render { .. })
-        ));
+        assert!(matches!(t.render_str("{{ s | regex_search('(') }}", &ctx), Err(TemplateError::Render { .. })));
     }
 
     #[test]
     fn path_and_dict_filters() {
-        let (t, ctx) = setup(
-            json!({"d": {"b": 1, "a": 2}, "items": [{"key": "k", "value": "v"}, {"name": "n", "v": 1}]}),
-        );
-        assert_eq!(
-            render(&t, &ctx, "{{ '/etc/ceph/ceph.conf' | basename }}"),
-            "ceph.conf"
-        );
-        assert_eq!(
-            render(&t, &ctx, "{{ '/etc/ceph/ceph.conf' | dirname }}"),
-            "/etc/ceph"
-        );
-        assert_eq!(
-            render(
-                &t,
-                &ctx,
-                "{{ '/x' | dirname }}|{{ 'x' | dirname }}|{{ '/a/' | basename }}"
-            ),
-            "/||"
-        );
-        assert_eq!(
-            render(&t, &ctx, "{{ ['/etc', 'ceph', 'x.conf'] | path_join }}"),
-            "/etc/ceph/x.conf"
-        );
-        assert_eq!(
-            value(&t, &ctx, "d | dict2items"),
-            json!([{"key": "b", "value": 1}, {"key": "a", "value": 2}])
-        );
-        assert_eq!(
-            value(&t, &ctx, "d | dict2items(key_name='k', value_name='v')"),
-            json!([{"k": "b", "v": 1}, {"k": "a", "v": 2}])
-        );
+        let (t, ctx) = setup(json!({"d": {"b": 1, "a": 2}, "items": [{"key": "k", "value": "v"}, {"name": "n", "v": 1}]}));
+        assert_eq!(render(&t, &ctx, "{{ '/etc/ceph/ceph.conf' | basename }}"), "ceph.conf");
+        assert_eq!(render(&t, &ctx, "{{ '/etc/ceph/ceph.conf' | dirname }}"), "/etc/ceph");
+        assert_eq!(render(&t, &ctx, "{{ '/x' | dirname }}|{{ 'x' | dirname }}|{{ '/a/' | basename }}"), "/||");
+        assert_eq!(render(&t, &ctx, "{{ ['/etc', 'ceph', 'x.conf'] | path_join }}"), "/etc/ceph/x.conf");
+        assert_eq!(value(&t, &ctx, "d | dict2items"), json!([{"key": "b", "value": 1}, {"key": "a", "value": 2}]));
+        assert_eq!(value(&t, &ctx, "d | dict2items(key_name='k', value_name='v')"), json!([{"k": "b", "v": 1}, {"k": "a", "v": 2}]));
         assert_eq!(value(&t, &ctx, "items[:1] | items2dict"), json!({"k": "v"}));
-        assert_eq!(
-            value(
-                &t,
-                &ctx,
-                "items[1:] | items2dict(key_name='name', value_name='v')"
-            ),
-            json!({"n": 1})
-        );
-        assert!(matches!(
-            t.render_str("{{ [1] | dict2items }}", &ctx),
-            Err(TemplateError::Render { .. })
-        ));
-        assert_eq!(
-            value(&t, &ctx, "d.items() | list"),
-            json!([["b", 1], ["a", 2]])
-        );
+        assert_eq!(value(&t, &ctx, "items[1:] | items2dict(key_name='name', value_name='v')"), json!({"n": 1}));
+        assert!(matches!(t.render_str("{{ [1] | dict2items }}", &ctx), Err(TemplateError::Render { .. })));
+        assert_eq!(value(&t, &ctx, "d.items() | list"), json!([["b", 1], ["a", 2]]));
         assert_eq!(value(&t, &ctx, "d.keys() | list"), json!(["b", "a"]));
         assert_eq!(value(&t, &ctx, "d.get('zz', 5)"), json!(5));
     }
@@ -2757,153 +2132,54 @@ mod tests {
     fn conversion_filters() {
         let (t, ctx) = setup(json!({"no": "no", "on": "On", "one": 1, "two": 2}));
         assert_eq!(
-            value(
-                &t,
-                &ctx,
-                "[no | bool, on | bool, one | bool, two | bool, 'TRUE' | bool, none | bool]"
-            ),
+            value(&t, &ctx, "[no | bool, on | bool, one | bool, two | bool, 'TRUE' | bool, none | bool]"),
             json!([false, true, true, false, true, false])
         );
-        assert_eq!(value(&t, &ctx, "['42' | int, ' 7 ' | int, '3.9' | int, 'x' | int, 'x' | int(5), '0x1f' | int(base=16), true | int]"), json!([42, 7, 3, 0, 5, 31, 1]));
         assert_eq!(
-            value(&t, &ctx, "['1.5' | float, 'x' | float, 2 | float]"),
-            json!([1.5, 0.0, 2.0])
+            value(&t, &ctx, "['42' | int, ' 7 ' | int, '3.9' | int, 'x' | int, 'x' | int(5), '0x1f' | int(base=16), true | int]"),
+            json!([42, 7, 3, 0, 5, 31, 1])
         );
-        assert_eq!(
-            render(
-                &t,
-                &ctx,
-                "{{ (true | string) ~ (none | string) ~ (3 | string) }}"
-            ),
-            "TrueNone3"
-        );
-        assert_eq!(
-            render(&t, &ctx, "{{ ' A ' | trim | lower }}{{ 'b' | upper }}"),
-            "aB"
-        );
-        assert_eq!(
-            render(
-                &t,
-                &ctx,
-                "{{ 1 | type_debug }} {{ 'x' | type_debug }} {{ {} | type_debug }}"
-            ),
-            "int str dict"
-        );
+        assert_eq!(value(&t, &ctx, "['1.5' | float, 'x' | float, 2 | float]"), json!([1.5, 0.0, 2.0]));
+        assert_eq!(render(&t, &ctx, "{{ (true | string) ~ (none | string) ~ (3 | string) }}"), "TrueNone3");
+        assert_eq!(render(&t, &ctx, "{{ ' A ' | trim | lower }}{{ 'b' | upper }}"), "aB");
+        assert_eq!(render(&t, &ctx, "{{ 1 | type_debug }} {{ 'x' | type_debug }} {{ {} | type_debug }}"), "int str dict");
     }
 
     #[test]
     fn list_filters() {
-        let (t, ctx) = setup(
-            json!({"a": [3, 1, 2, 1], "b": [2, 4], "users": [{"n": "x", "on": true}, {"n": "y", "on": false}]}),
-        );
+        let (t, ctx) = setup(json!({"a": [3, 1, 2, 1], "b": [2, 4], "users": [{"n": "x", "on": true}, {"n": "y", "on": false}]}));
         assert_eq!(value(&t, &ctx, "a | unique"), json!([3, 1, 2]));
         assert_eq!(value(&t, &ctx, "a | union(b)"), json!([3, 1, 2, 4]));
         assert_eq!(value(&t, &ctx, "a | intersect(b)"), json!([2]));
         assert_eq!(value(&t, &ctx, "a | difference(b)"), json!([3, 1]));
-        assert_eq!(
-            value(&t, &ctx, "a | symmetric_difference(b)"),
-            json!([3, 1, 4])
-        );
+        assert_eq!(value(&t, &ctx, "a | symmetric_difference(b)"), json!([3, 1, 4]));
         assert_eq!(value(&t, &ctx, "a | sort"), json!([1, 1, 2, 3]));
-        assert_eq!(
-            value(
-                &t,
-                &ctx,
-                "[a | first, a | last, a | length, a | min, a | max]"
-            ),
-            json!([3, 1, 4, 1, 3])
-        );
-        assert_eq!(
-            value(
-                &t,
-                &ctx,
-                "users | selectattr('on') | map(attribute='n') | list"
-            ),
-            json!(["x"])
-        );
-        assert_eq!(
-            value(
-                &t,
-                &ctx,
-                "users | rejectattr('on') | map(attribute='n') | list"
-            ),
-            json!(["y"])
-        );
+        assert_eq!(value(&t, &ctx, "[a | first, a | last, a | length, a | min, a | max]"), json!([3, 1, 4, 1, 3]));
+        assert_eq!(value(&t, &ctx, "users | selectattr('on') | map(attribute='n') | list"), json!(["x"]));
+        assert_eq!(value(&t, &ctx, "users | rejectattr('on') | map(attribute='n') | list"), json!(["y"]));
         assert_eq!(value(&t, &ctx, "a | select('gt', 1) | list"), json!([3, 2]));
-        assert_eq!(
-            value(&t, &ctx, "['a1', 'b', 'a2'] | select('match', 'a') | list"),
-            json!(["a1", "a2"])
-        );
-        assert_eq!(
-            value(&t, &ctx, "a | zip(b) | list"),
-            json!([[3, 2], [1, 4]])
-        );
-        assert_eq!(
-            value(&t, &ctx, "[1, [2, [3, none]], 'null'] | flatten"),
-            json!([1, 2, 3])
-        );
-        assert_eq!(
-            value(&t, &ctx, "[1, [2, [3]]] | flatten(levels=1)"),
-            json!([1, 2, [3]])
-        );
-        assert_eq!(
-            value(&t, &ctx, "[1, [2, [3]]] | flatten(1)"),
-            json!([1, 2, [3]])
-        );
+        assert_eq!(value(&t, &ctx, "['a1', 'b', 'a2'] | select('match', 'a') | list"), json!(["a1", "a2"]));
+        assert_eq!(value(&t, &ctx, "a | zip(b) | list"), json!([[3, 2], [1, 4]]));
+        assert_eq!(value(&t, &ctx, "[1, [2, [3, none]], 'null'] | flatten"), json!([1, 2, 3]));
+        assert_eq!(value(&t, &ctx, "[1, [2, [3]]] | flatten(levels=1)"), json!([1, 2, [3]]));
+        assert_eq!(value(&t, &ctx, "[1, [2, [3]]] | flatten(1)"), json!([1, 2, [3]]));
         assert_eq!(value(&t, &ctx, "range(3) | list"), json!([0, 1, 2]));
         assert_eq!(render(&t, &ctx, "{{ a | join('-') }}"), "3-1-2-1");
     }
 
     #[test]
     fn combine_ternary_quote_hash() {
-        let (t, ctx) = setup(
-            json!({"x": {"a": 1, "n": {"p": 1}, "l": [1, 2]}, "y": {"n": {"q": 2}, "b": 2, "l": [2, 3]}}),
-        );
-        assert_eq!(
-            value(&t, &ctx, "x | combine(y)"),
-            json!({"a": 1, "n": {"q": 2}, "l": [2, 3], "b": 2})
-        );
-        assert_eq!(
-            value(&t, &ctx, "x | combine(y, recursive=true)"),
-            json!({"a": 1, "n": {"p": 1, "q": 2}, "l": [2, 3], "b": 2})
-        );
-        assert_eq!(
-            value(&t, &ctx, "x | combine(y, list_merge='append_rp')")["l"],
-            json!([1, 2, 3])
-        );
-        assert_eq!(
-            value(&t, &ctx, "x | combine(y, list_merge='prepend')")["l"],
-            json!([2, 3, 1, 2])
-        );
+        let (t, ctx) = setup(json!({"x": {"a": 1, "n": {"p": 1}, "l": [1, 2]}, "y": {"n": {"q": 2}, "b": 2, "l": [2, 3]}}));
+        assert_eq!(value(&t, &ctx, "x | combine(y)"), json!({"a": 1, "n": {"q": 2}, "l": [2, 3], "b": 2}));
+        assert_eq!(value(&t, &ctx, "x | combine(y, recursive=true)"), json!({"a": 1, "n": {"p": 1, "q": 2}, "l": [2, 3], "b": 2}));
+        assert_eq!(value(&t, &ctx, "x | combine(y, list_merge='append_rp')")["l"], json!([1, 2, 3]));
+        assert_eq!(value(&t, &ctx, "x | combine(y, list_merge='prepend')")["l"], json!([2, 3, 1, 2]));
         assert_eq!(value(&t, &ctx, "[x, y] | combine")["b"], json!(2));
-        assert!(matches!(
-            t.eval_expr("x | combine(1)", &ctx),
-            Err(TemplateError::Render { .. })
-        ));
-        assert_eq!(
-            value(
-                &t,
-                &ctx,
-                "[true | ternary('a', 'b'), 0 | ternary('a', 'b'), none | ternary('a', 'b', 'c')]"
-            ),
-            json!(["a", "b", "c"])
-        );
-        assert_eq!(
-            render(
-                &t,
-                &ctx,
-                "{{ \"it's a test\" | quote }} {{ 'safe/path-1' | quote }} {{ '' | quote }}"
-            ),
-            r#"'it'"'"'s a test' safe/path-1 ''"#
-        );
-        assert_eq!(
-            render(&t, &ctx, "{{ 'abc' | hash('sha256') }}"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert!(matches!(
-            t.render_str("{{ 'abc' | hash('md5') }}", &ctx),
-            Err(TemplateError::Render { .. })
-        ));
+        assert!(matches!(t.eval_expr("x | combine(1)", &ctx), Err(TemplateError::Render { .. })));
+        assert_eq!(value(&t, &ctx, "[true | ternary('a', 'b'), 0 | ternary('a', 'b'), none | ternary('a', 'b', 'c')]"), json!(["a", "b", "c"]));
+        assert_eq!(render(&t, &ctx, "{{ \"it's a test\" | quote }} {{ 'safe/path-1' | quote }} {{ '' | quote }}"), r#"'it'"'"'s a test' safe/path-1 ''"#);
+        assert_eq!(render(&t, &ctx, "{{ 'abc' | hash('sha256') }}"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert!(matches!(t.render_str("{{ 'abc' | hash('md5') }}", &ctx), Err(TemplateError::Render { .. })));
     }
 
     #[test]
@@ -2915,34 +2191,18 @@ mod tests {
             "loop": {"changed": false, "results": [{"changed": false}, {"changed": true}]},
             "v": "17.2.6",
         }));
-        let yes = |e: &str| {
-            t.eval_condition(e, &ctx)
-                .unwrap_or_else(|err| panic!("{e}: {err}"))
-        };
-        assert!(yes(
-            "ok is succeeded and ok is success and ok is not failed and ok is not changed"
-        ));
-        assert!(yes(
-            "bad is failed and bad is changed and bad is not succeeded"
-        ));
+        let yes = |e: &str| t.eval_condition(e, &ctx).unwrap_or_else(|err| panic!("{e}: {err}"));
+        assert!(yes("ok is succeeded and ok is success and ok is not failed and ok is not changed"));
+        assert!(yes("bad is failed and bad is changed and bad is not succeeded"));
         assert!(yes("skip is skipped and ok is not skipped"));
         assert!(yes("loop is changed"));
-        assert!(matches!(
-            t.eval_condition("v is failed", &ctx),
-            Err(TemplateError::Render { .. })
-        ));
+        assert!(matches!(t.eval_condition("v is failed", &ctx), Err(TemplateError::Render { .. })));
         assert!(yes("v is version('17.2', '>') and v is version('18', 'lt') and v is version_compare('17.2.6', '==')"));
-        assert!(yes(
-            "v is version('17.2.6', operator='ge') and '1.0rc1' is version('1.0.1', '<')"
-        ));
-        assert!(yes(
-            "v is match('17') and v is not match('2') and v is search('2\\.6')"
-        ));
+        assert!(yes("v is version('17.2.6', operator='ge') and '1.0rc1' is version('1.0.1', '<')"));
+        assert!(yes("v is match('17') and v is not match('2') and v is search('2\\.6')"));
         assert!(yes("v is regex('^17') and v is not regex('2', match_type='match') and 'ABC' is match('abc', ignorecase=true)"));
         assert!(yes("none is none and x is undefined and v is defined"));
-        assert!(yes(
-            "[1, 2] is contains(2) and [1] is subset([1, 2]) and [1, 2] is superset([2])"
-        ));
+        assert!(yes("[1, 2] is contains(2) and [1] is subset([1, 2]) and [1, 2] is superset([2])"));
         assert!(yes("'x' is truthy and '' is falsy"));
     }
 
@@ -2953,31 +2213,17 @@ mod tests {
         assert_eq!(value(&t, &ctx, "csv.split(',')"), json!(["x", "y", "z"]));
         assert_eq!(value(&t, &ctx, "csv.split(',', 1)"), json!(["x", "y,z"]));
         assert_eq!(value(&t, &ctx, "out.strip()"), json!("a b\tc"));
-        assert_eq!(
-            value(&t, &ctx, "csv.startswith('x') and csv.endswith(('q', 'z'))"),
-            json!(true)
-        );
-        assert_eq!(
-            value(
-                &t,
-                &ctx,
-                "[csv.find('y'), csv.find('q'), csv.count(','), csv.replace(',', ';')]"
-            ),
-            json!([2, -1, 2, "x;y;z"])
-        );
+        assert_eq!(value(&t, &ctx, "csv.startswith('x') and csv.endswith(('q', 'z'))"), json!(true));
+        assert_eq!(value(&t, &ctx, "[csv.find('y'), csv.find('q'), csv.count(','), csv.replace(',', ';')]"), json!([2, -1, 2, "x;y;z"]));
         assert_eq!(value(&t, &ctx, "'-'.join(['a', 'b'])"), json!("a-b"));
         assert_eq!(value(&t, &ctx, "'a\nb'.splitlines()"), json!(["a", "b"]));
         assert_eq!(value(&t, &ctx, "[1, 2].index(2)"), json!(1));
-        assert!(matches!(
-            t.eval_expr("csv.nosuch()", &ctx),
-            Err(TemplateError::Render { .. })
-        ));
+        assert!(matches!(t.eval_expr("csv.nosuch()", &ctx), Err(TemplateError::Render { .. })));
     }
 
     #[test]
     fn lookups() {
-        let dir =
-            std::env::temp_dir().join(format!("ferry-template-lookup-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("ferry-template-lookup-{}", std::process::id()));
         let templates = dir.join("templates");
         std::fs::create_dir_all(dir.join("files")).expect("mkdir");
         std::fs::create_dir_all(&templates).expect("mkdir");
@@ -2986,30 +2232,11 @@ mod tests {
         let ctx = t.context(&Vars::new(), &SharedContext::default());
         let path = std::env::var("PATH").unwrap_or_default();
         assert_eq!(render(&t, &ctx, "{{ lookup('env', 'PATH') }}"), path);
-        assert_eq!(
-            render(
-                &t,
-                &ctx,
-                "{{ lookup('env', 'FERRY_SURELY_UNSET_VAR', default='d') }}"
-            ),
-            "d"
-        );
-        assert_eq!(
-            value(&t, &ctx, "query('env', 'FERRY_SURELY_UNSET_VAR')"),
-            json!([""])
-        );
-        assert_eq!(
-            render(&t, &ctx, "{{ lookup('file', 'key.txt') }}"),
-            "secret"
-        );
-        assert!(matches!(
-            t.render_str("{{ lookup('file', 'nope.txt') }}", &ctx),
-            Err(TemplateError::Render { .. })
-        ));
-        assert!(matches!(
-            t.render_str("{{ lookup('pipe', 'ls') }}", &ctx),
-            Err(TemplateError::Render { .. })
-        ));
+        assert_eq!(render(&t, &ctx, "{{ lookup('env', 'FERRY_SURELY_UNSET_VAR', default='d') }}"), "d");
+        assert_eq!(value(&t, &ctx, "query('env', 'FERRY_SURELY_UNSET_VAR')"), json!([""]));
+        assert_eq!(render(&t, &ctx, "{{ lookup('file', 'key.txt') }}"), "secret");
+        assert!(matches!(t.render_str("{{ lookup('file', 'nope.txt') }}", &ctx), Err(TemplateError::Render { .. })));
+        assert!(matches!(t.render_str("{{ lookup('pipe', 'ls') }}", &ctx), Err(TemplateError::Render { .. })));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -3023,27 +2250,14 @@ mod tests {
         std::fs::write(dir.join("vars.yml.j2"), "key: {{ v }}\n").expect("write");
         std::fs::write(dir.join("broken.j2"), "ok\n{{ fsid }}\n{{ nothere }}\n").expect("write");
         let t = Templates::new(vec![dir.clone()]);
-        let ctx = t.context(
-            &vars(json!({"mons": ["a", "b"], "fsid": "f-1", "v": "<&>"})),
-            &SharedContext::default(),
-        );
+        let ctx = t.context(&vars(json!({"mons": ["a", "b"], "fsid": "f-1", "v": "<&>"})), &SharedContext::default());
         let conf = t.render_file("ceph.conf.j2", &ctx).expect("renders");
         assert_eq!(conf, "[global]\nmon = a\nmon = b\nfsid = f-1\n");
         // No auto-escaping whatever the file's extension.
-        assert_eq!(
-            t.render_file("page.html.j2", &ctx).expect("renders"),
-            "<<&>>\n"
-        );
-        assert_eq!(
-            t.render_file("vars.yml.j2", &ctx).expect("renders"),
-            "key: <&>\n"
-        );
+        assert_eq!(t.render_file("page.html.j2", &ctx).expect("renders"), "<<&>>\n");
+        assert_eq!(t.render_file("vars.yml.j2", &ctx).expect("renders"), "key: <&>\n");
         let absolute = dir.join("sub/extra.j2");
-        assert_eq!(
-            t.render_file(&absolute.to_string_lossy(), &ctx)
-                .expect("renders"),
-            "fsid = f-1\n"
-        );
+        assert_eq!(t.render_file(&absolute.to_string_lossy(), &ctx).expect("renders"), "fsid = f-1\n");
         let (name, detail) = undefined_name(t.render_file("broken.j2", &ctx));
         assert_eq!(name, "nothere");
         assert_eq!(detail, "undefined variable `nothere` (broken.j2 line 3)");

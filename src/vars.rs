@@ -32,11 +32,7 @@ pub fn from_yaml(v: serde_yaml::Value) -> Value {
         }
         Y::String(s) => Value::String(s),
         Y::Sequence(seq) => Value::Array(seq.into_iter().map(from_yaml).collect()),
-        Y::Mapping(m) => Value::Object(
-            m.into_iter()
-                .map(|(k, v)| (yaml_key_string(&k), from_yaml(v)))
-                .collect(),
-        ),
+        Y::Mapping(m) => Value::Object(m.into_iter().map(|(k, v)| (yaml_key_string(&k), from_yaml(v))).collect()),
         Y::Tagged(t) => from_yaml(t.value),
     }
 }

@@ -46,7 +46,11 @@ impl ConnectionPool {
         }
         let port = match vars.get("ansible_port").or_else(|| vars.get("ansible_ssh_port")) {
             None | Some(Value::Null) => None,
-            Some(v) => Some(value_string(v).and_then(|s| s.parse::<u16>().ok()).ok_or_else(|| TransportError::Config { host: host.into(), reason: format!("ansible_port {v} is not a port number") })?),
+            Some(v) => Some(
+                value_string(v)
+                    .and_then(|s| s.parse::<u16>().ok())
+                    .ok_or_else(|| TransportError::Config { host: host.into(), reason: format!("ansible_port {v} is not a port number") })?,
+            ),
         };
         let mut identity_files = Vec::new();
         if let Some(k) = get("ansible_ssh_private_key_file").or_else(|| get("ansible_private_key_file")) {

@@ -192,7 +192,9 @@ impl Executor {
             if let Some(pct) = play.max_fail_percentage {
                 let failed = batch.iter().filter(|h| self.host_failed_or_unreachable(h)).count();
                 if failed as f64 * 100.0 / batch.len() as f64 > pct {
-                    self.sink.emit(Event::Warning { msg: format!("play `{}`: {failed} of {} hosts failed, more than max_fail_percentage {pct}%: stopping", play.name, batch.len()) });
+                    self.sink.emit(Event::Warning {
+                        msg: format!("play `{}`: {failed} of {} hosts failed, more than max_fail_percentage {pct}%: stopping", play.name, batch.len()),
+                    });
                     return true;
                 }
             }

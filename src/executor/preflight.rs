@@ -12,12 +12,54 @@ use std::collections::BTreeSet;
 
 /// Names every template may use without defining them.
 const MAGIC: &[&str] = &[
-    "inventory_hostname", "inventory_hostname_short", "group_names", "groups", "hostvars", "item", "ansible_loop",
-    "ansible_play_hosts", "ansible_play_hosts_all", "ansible_play_batch", "play_hosts", "ansible_play_name", "playbook_dir",
-    "ansible_check_mode", "ansible_diff_mode", "ansible_forks", "ansible_run_tags", "ansible_skip_tags", "omit",
-    "range", "lookup", "query", "q", "dict", "namespace", "cycler", "joiner", "true", "false", "none", "True", "False", "None",
-    "loop", "self", "super", "varargs", "kwargs", "caller", "ansible_facts", "ansible_host", "ansible_port", "ansible_user",
-    "ansible_connection", "inventory_dir", "inventory_file", "environment", "vars",
+    "inventory_hostname",
+    "inventory_hostname_short",
+    "group_names",
+    "groups",
+    "hostvars",
+    "item",
+    "ansible_loop",
+    "ansible_play_hosts",
+    "ansible_play_hosts_all",
+    "ansible_play_batch",
+    "play_hosts",
+    "ansible_play_name",
+    "playbook_dir",
+    "ansible_check_mode",
+    "ansible_diff_mode",
+    "ansible_forks",
+    "ansible_run_tags",
+    "ansible_skip_tags",
+    "omit",
+    "range",
+    "lookup",
+    "query",
+    "q",
+    "dict",
+    "namespace",
+    "cycler",
+    "joiner",
+    "true",
+    "false",
+    "none",
+    "True",
+    "False",
+    "None",
+    "loop",
+    "self",
+    "super",
+    "varargs",
+    "kwargs",
+    "caller",
+    "ansible_facts",
+    "ansible_host",
+    "ansible_port",
+    "ansible_user",
+    "ansible_connection",
+    "inventory_dir",
+    "inventory_file",
+    "environment",
+    "vars",
 ];
 
 /// Every name a run can define, gathered from all sources.
@@ -68,7 +110,9 @@ fn collect_task_names(tasks: &[Task], names: &mut BTreeSet<String>) {
 /// so an undefined value is expected and handled.
 fn guarded(source: &str, name: &str) -> bool {
     let pattern = format!(r"\b{}\b[\w.\[\]'\x22]*\s*(\|\s*(default|d)\b|is\s+(not\s+)?(defined|undefined|none))", regex::escape(name));
-    regex::Regex::new(&pattern).map(|re| re.is_match(source)).unwrap_or(true) || source.contains(&format!("'{name}' in")) || source.contains(&format!("\"{name}\" in"))
+    regex::Regex::new(&pattern).map(|re| re.is_match(source)).unwrap_or(true)
+        || source.contains(&format!("'{name}' in"))
+        || source.contains(&format!("\"{name}\" in"))
 }
 
 struct Checker<'a> {

@@ -113,7 +113,8 @@ impl Executor {
             Some(s) => s,
             None => {
                 let mut hostvars = indexmap::IndexMap::new();
-                let facts: indexmap::IndexMap<String, Vars> = self.hosts.lock().map(|t| t.iter().map(|(k, v)| (k.clone(), v.facts.clone())).collect()).unwrap_or_default();
+                let facts: indexmap::IndexMap<String, Vars> =
+                    self.hosts.lock().map(|t| t.iter().map(|(k, v)| (k.clone(), v.facts.clone())).collect()).unwrap_or_default();
                 for h in self.inventory.hosts() {
                     let mut v = self.inventory.host_vars(h.name());
                     if let Some(f) = facts.get(h.name()) {
@@ -219,7 +220,21 @@ impl Executor {
                 registered.insert("changed".into(), Value::Bool(false));
                 registered.insert("skipped".into(), Value::Bool(true));
                 registered.insert("skip_reason".into(), Value::from("Conditional result was False"));
-                runs.push((label, ItemRun { status: Status::Skipped, changed: false, ignored: false, msg: String::new(), registered, output: ModuleOutput::default(), delegated_to: None, failure_command: None, stderr: None, stdout: None }));
+                runs.push((
+                    label,
+                    ItemRun {
+                        status: Status::Skipped,
+                        changed: false,
+                        ignored: false,
+                        msg: String::new(),
+                        registered,
+                        output: ModuleOutput::default(),
+                        delegated_to: None,
+                        failure_command: None,
+                        stderr: None,
+                        stdout: None,
+                    },
+                ));
                 continue;
             }
             match self.execute(state, task, call, host, &mut vars, inh, ignore_errors).await {
@@ -276,7 +291,16 @@ impl Executor {
     /// Runs the module once (with retries) and applies changed_when/failed_when.
     /// `Err` means the host is unreachable.
     #[allow(clippy::too_many_arguments)]
-    async fn execute(&self, state: &PlayState<'_>, task: &Task, call: &crate::playbook::ModuleCall, host: &str, vars: &mut Vars, inh: &Inherited, ignore_errors: bool) -> Result<ItemRun, String> {
+    async fn execute(
+        &self,
+        state: &PlayState<'_>,
+        task: &Task,
+        call: &crate::playbook::ModuleCall,
+        host: &str,
+        vars: &mut Vars,
+        inh: &Inherited,
+        ignore_errors: bool,
+    ) -> Result<ItemRun, String> {
         let attempts = if task.until.is_empty() { 1 } else { task.retries.unwrap_or(3) + 1 };
         let delay = Duration::from_secs_f64(task.delay.unwrap_or(5.0).clamp(0.0, 3600.0));
         let mut attempt = 0;
@@ -285,7 +309,18 @@ impl Executor {
             let ctx = self.context_for(state, vars);
             let mut run = match self.execute_module(state, task, call, host, vars, &ctx, inh).await? {
                 Ok(run) => run,
-                Err(msg) => ItemRun { status: Status::Failed, changed: false, ignored: false, msg, registered: Default::default(), output: ModuleOutput { failed: true, ..Default::default() }, delegated_to: None, failure_command: None, stderr: None, stdout: None },
+                Err(msg) => ItemRun {
+                    status: Status::Failed,
+                    changed: false,
+                    ignored: false,
+                    msg,
+                    registered: Default::default(),
+                    output: ModuleOutput { failed: true, ..Default::default() },
+                    delegated_to: None,
+                    failure_command: None,
+                    stderr: None,
+                    stdout: None,
+                },
             };
             // The registered result, visible to changed_when/failed_when/until.
             let mut registered = run.output.result.clone();
@@ -359,7 +394,11 @@ impl Executor {
                             continue;
                         }
                         run.status = Status::Failed;
-                        run.msg = format!("retries exhausted after {attempt} attempts: until `{}` never held{}", task.until.join(" and "), if run.msg.is_empty() { String::new() } else { format!(" (last: {})", run.msg) });
+                        run.msg = format!(
+                            "retries exhausted after {attempt} attempts: until `{}` never held{}",
+                            task.until.join(" and "),
+                            if run.msg.is_empty() { String::new() } else { format!(" (last: {})", run.msg) }
+                        );
                         registered.insert("failed".into(), Value::Bool(true));
                     }
                 }
@@ -381,7 +420,16 @@ impl Executor {
     /// Renders args, builds the module, picks the connection and runs it.
     /// Outer `Err` = unreachable; inner `Err` = a failure message.
     #[allow(clippy::too_many_arguments)]
-    async fn execute_module(&self, state: &PlayState<'_>, task: &Task, call: &crate::playbook::ModuleCall, host: &str, vars: &Vars, ctx: &minijinja::Value, inh: &Inherited) -> Result<Result<ItemRun, String>, String> {
+    async fn execute_module(
+        &self,
+        state: &PlayState<'_>,
+        task: &Task,
+        call: &crate::playbook::ModuleCall,
+        host: &str,
+        vars: &Vars,
+        ctx: &minijinja::Value,
+        inh: &Inherited,
+    ) -> Result<Result<ItemRun, String>, String> {
         let rendered = match self.templates.render_value(&call.args, ctx) {
             Ok(v) => strip_omit(v),
             Err(e) => return Ok(Err(format!("{e} (in the arguments of task `{}` at {})", task.display_name(), call.location))),
@@ -451,7 +499,17 @@ impl Executor {
         };
         let timeout = task.timeout.map(|t| Duration::from_secs_f64(t.clamp(0.1, 86400.0))).unwrap_or(self.cfg.command_timeout);
         let check = task.check_mode.unwrap_or(self.cfg.check);
-        let cx = ModuleContext { host, conn, timeout, env: &env, diff: self.cfg.diff || check, check, templates: &self.templates, vars_ctx: ctx, search_dirs: &state.search_dirs };
+        let cx = ModuleContext {
+            host,
+            conn,
+            timeout,
+            env: &env,
+            diff: self.cfg.diff || check,
+            check,
+            templates: &self.templates,
+            vars_ctx: ctx,
+            search_dirs: &state.search_dirs,
+        };
         let output = match module.run(&cx).await {
             Ok(o) => o,
             Err(ModuleError::Transport(e)) if e.is_unreachable() && delegate.is_none() => return Err(e.to_string()),
@@ -484,12 +542,35 @@ impl Executor {
         } else {
             Status::Ok
         };
-        let (stdout, stderr) = (output.result.get("stdout").and_then(Value::as_str).map(str::to_owned), output.result.get("stderr").and_then(Value::as_str).map(str::to_owned));
-        Ok(Ok(ItemRun { status, changed: output.changed, ignored: false, msg: output.msg.clone(), registered: Default::default(), failure_command: output.command.clone(), output, delegated_to: delegate, stderr, stdout }))
+        let (stdout, stderr) =
+            (output.result.get("stdout").and_then(Value::as_str).map(str::to_owned), output.result.get("stderr").and_then(Value::as_str).map(str::to_owned));
+        Ok(Ok(ItemRun {
+            status,
+            changed: output.changed,
+            ignored: false,
+            msg: output.msg.clone(),
+            registered: Default::default(),
+            failure_command: output.command.clone(),
+            output,
+            delegated_to: delegate,
+            stderr,
+            stdout,
+        }))
     }
 
     async fn meta(&self, state: &PlayState<'_>, action: &str, host: &str) -> ItemRun {
-        let ok = |msg: &str| ItemRun { status: Status::Ok, changed: false, ignored: false, msg: msg.to_string(), registered: Default::default(), output: ModuleOutput::default(), delegated_to: None, failure_command: None, stderr: None, stdout: None };
+        let ok = |msg: &str| ItemRun {
+            status: Status::Ok,
+            changed: false,
+            ignored: false,
+            msg: msg.to_string(),
+            registered: Default::default(),
+            output: ModuleOutput::default(),
+            delegated_to: None,
+            failure_command: None,
+            stderr: None,
+            stdout: None,
+        };
         match action {
             "end_host" => {
                 state.end_host(host);
@@ -592,7 +673,18 @@ impl Executor {
 
     /// Records results: events, counters, register, facts, notify.
     #[allow(clippy::too_many_arguments)]
-    fn finish(&self, state: &PlayState<'_>, task: &Task, host: &str, inh: &Inherited, looped: bool, runs: Vec<(Option<String>, ItemRun)>, used_items: &[Value], no_log: bool, started: Instant) -> HostOutcome {
+    fn finish(
+        &self,
+        state: &PlayState<'_>,
+        task: &Task,
+        host: &str,
+        inh: &Inherited,
+        looped: bool,
+        runs: Vec<(Option<String>, ItemRun)>,
+        used_items: &[Value],
+        no_log: bool,
+        started: Instant,
+    ) -> HostOutcome {
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let any_changed = runs.iter().any(|(_, r)| r.changed && r.status != Status::Skipped);
         let any_failed = runs.iter().any(|(_, r)| r.status == Status::Failed && !r.ignored);

@@ -77,7 +77,16 @@ impl Executor {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn run_block(&self, state: &PlayState<'_>, task: &Task, block: &[Task], rescue: &[Task], always: &[Task], active: &[String], inh: &Inherited) -> Vec<String> {
+    async fn run_block(
+        &self,
+        state: &PlayState<'_>,
+        task: &Task,
+        block: &[Task],
+        rescue: &[Task],
+        always: &[Task],
+        active: &[String],
+        inh: &Inherited,
+    ) -> Vec<String> {
         let in_block = inh.child(task, inh.rescuable || !rescue.is_empty());
         let failed_in_block = self.walk(state, block, active.to_vec(), &in_block).await;
         let mut still_failed = failed_in_block.clone();

@@ -1,2 +1,5 @@
 //! `ferry lab ...`
-pub fn run(args: &[String]) -> i32 { let _ = args; 1 }
+pub fn run(args: &[String]) -> i32 {
+    let _ = args;
+    1
+}

@@ -146,7 +146,13 @@ async fn path_exists(cx: &ModuleContext<'_>, path: &str) -> Result<bool, ModuleE
     match out.rc {
         0 => Ok(true),
         1 => Ok(false),
-        _ => Err(ModuleError::Failed(Failure { msg: format!("could not check whether {path} exists"), command: Some(cmd.to_string()), rc: Some(out.rc), stderr: Some(out.stderr), stdout: None })),
+        _ => Err(ModuleError::Failed(Failure {
+            msg: format!("could not check whether {path} exists"),
+            command: Some(cmd.to_string()),
+            rc: Some(out.rc),
+            stderr: Some(out.stderr),
+            stdout: None,
+        })),
     }
 }
 

@@ -78,7 +78,14 @@ impl CopyModule {
     /// From `template:` arguments.
     pub fn from_template_args(raw: &Value) -> Result<Self, (String, String)> {
         let a: TemplateArgs = args::parse("template", raw)?;
-        Ok(CopyModule { source: Source::Template(a.src.0), dest: a.dest.0, mode: a.mode.map(|m| m.0), owner: a.owner.map(|t| t.0), group: a.group.map(|t| t.0), force: a.force.0 })
+        Ok(CopyModule {
+            source: Source::Template(a.src.0),
+            dest: a.dest.0,
+            mode: a.mode.map(|m| m.0),
+            owner: a.owner.map(|t| t.0),
+            group: a.group.map(|t| t.0),
+            force: a.force.0,
+        })
     }
 
     /// Resolves the bytes on the controller, then converges the remote file.
@@ -88,7 +95,10 @@ impl CopyModule {
             Source::File(name) => {
                 let path = cx.find_file(name, "files")?;
                 if path.is_dir() {
-                    return Err(ModuleError::Failed(Failure::msg(format!("`src` {} is a directory; copying directories is not supported yet", path.display()))));
+                    return Err(ModuleError::Failed(Failure::msg(format!(
+                        "`src` {} is a directory; copying directories is not supported yet",
+                        path.display()
+                    ))));
                 }
                 std::fs::read(&path).map_err(|e| ModuleError::Failed(Failure::msg(format!("cannot read {}: {e}", path.display()))))?
             }
@@ -100,7 +110,8 @@ impl CopyModule {
                     .into_bytes()
             }
         };
-        let desired = DesiredFile { path: self.dest.clone(), content, mode: self.mode, owner: self.owner.clone(), group: self.group.clone(), force: self.force };
+        let desired =
+            DesiredFile { path: self.dest.clone(), content, mode: self.mode, owner: self.owner.clone(), group: self.group.clone(), force: self.force };
         run_stateful(&desired, cx).await
     }
 }

@@ -55,12 +55,20 @@ impl FileModule {
         }
         if let Some(owner) = &self.owner {
             if st.owner.as_deref() != Some(owner.0.as_str()) {
-                changes.push(Change { summary: format!("chown {} {path}", owner.0), commands: vec![RemoteCommand::argv(["chown", "-h", "--", &owner.0, path])], diff: None });
+                changes.push(Change {
+                    summary: format!("chown {} {path}", owner.0),
+                    commands: vec![RemoteCommand::argv(["chown", "-h", "--", &owner.0, path])],
+                    diff: None,
+                });
             }
         }
         if let Some(group) = &self.group {
             if st.group.as_deref() != Some(group.0.as_str()) {
-                changes.push(Change { summary: format!("chgrp {} {path}", group.0), commands: vec![RemoteCommand::argv(["chgrp", "-h", "--", &group.0, path])], diff: None });
+                changes.push(Change {
+                    summary: format!("chgrp {} {path}", group.0),
+                    commands: vec![RemoteCommand::argv(["chgrp", "-h", "--", &group.0, path])],
+                    diff: None,
+                });
             }
         }
     }
@@ -91,7 +99,11 @@ impl StatefulModule for FileModule {
             FileKind::Directory => match st.kind {
                 Kind::Directory => self.attr_changes(st, &mut changes),
                 Kind::Absent => {
-                    changes.push(Change { summary: format!("create directory {path}"), commands: vec![RemoteCommand::argv(["mkdir", "-p", "--", path])], diff: None });
+                    changes.push(Change {
+                        summary: format!("create directory {path}"),
+                        commands: vec![RemoteCommand::argv(["mkdir", "-p", "--", path])],
+                        diff: None,
+                    });
                     self.attr_changes(&self.fresh(Kind::Directory), &mut changes);
                 }
                 _ => return Err(Failure::msg(format!("{path} exists and is not a directory"))),
@@ -101,7 +113,11 @@ impl StatefulModule for FileModule {
                 // file when it is missing and otherwise leaves timestamps alone, so
                 // a second run is `changed=0`.
                 Kind::Absent => {
-                    changes.push(Change { summary: format!("create empty file {path}"), commands: vec![RemoteCommand::argv(["touch", "--", path])], diff: None });
+                    changes.push(Change {
+                        summary: format!("create empty file {path}"),
+                        commands: vec![RemoteCommand::argv(["touch", "--", path])],
+                        diff: None,
+                    });
                     self.attr_changes(&self.fresh(Kind::File), &mut changes);
                 }
                 _ => self.attr_changes(st, &mut changes),
@@ -115,7 +131,11 @@ impl StatefulModule for FileModule {
                 match st.kind {
                     Kind::Link if st.link_target.as_deref() == Some(src.0.as_str()) => self.attr_changes(st, &mut changes),
                     Kind::Absent | Kind::Link => {
-                        changes.push(Change { summary: format!("link {path} -> {}", src.0), commands: vec![RemoteCommand::argv(["ln", "-sfn", "--", &src.0, path])], diff: None });
+                        changes.push(Change {
+                            summary: format!("link {path} -> {}", src.0),
+                            commands: vec![RemoteCommand::argv(["ln", "-sfn", "--", &src.0, path])],
+                            diff: None,
+                        });
                     }
                     _ if self.force.0 => {
                         changes.push(Change {

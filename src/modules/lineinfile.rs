@@ -204,7 +204,11 @@ impl StatefulModule for LineInFileModule {
     async fn observe(&self, cx: &ModuleContext<'_>) -> Result<FileState, ModuleError> {
         let st = remote_file::observe(cx, &self.path, true).await?;
         if st.kind == Kind::File && st.content.is_none() {
-            return Err(ModuleError::Failed(Failure::msg(format!("{} is larger than {} bytes; lineinfile will not edit it", self.path, remote_file::CONTENT_LIMIT))));
+            return Err(ModuleError::Failed(Failure::msg(format!(
+                "{} is larger than {} bytes; lineinfile will not edit it",
+                self.path,
+                remote_file::CONTENT_LIMIT
+            ))));
         }
         Ok(st)
     }

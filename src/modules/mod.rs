@@ -14,9 +14,17 @@ mod copy;
 mod debug;
 mod fail;
 mod file;
+mod iptables;
+mod iptables_dnat;
+mod ipvs;
 mod lineinfile;
+pub mod netfilter;
+#[cfg(test)]
+mod network_live;
 pub mod remote_file;
 mod set_fact;
+mod sysctl;
+mod ufw;
 mod wait_for;
 
 use crate::report::FileDiff;
@@ -41,6 +49,11 @@ const REGISTRY: &[(&str, &[&str])] = &[
     ("wait_for", &["ansible.builtin.wait_for", "ansible.legacy.wait_for"]),
     ("fail", &["ansible.builtin.fail", "ansible.legacy.fail"]),
     ("meta", &["ansible.builtin.meta"]),
+    ("iptables", &["ansible.builtin.iptables", "ansible.legacy.iptables"]),
+    ("iptables_dnat", &[]),
+    ("ipvs", &[]),
+    ("ufw", &["community.general.ufw"]),
+    ("sysctl", &["ansible.posix.sysctl"]),
     ("ping", &["ansible.builtin.ping"]),
 ];
 
@@ -159,7 +172,13 @@ impl ModuleError {
     pub fn command_failed(what: &str, cmd: &RemoteCommand, out: &CommandOutput) -> Self {
         let detail = out.tail(1);
         let msg = if detail.is_empty() { format!("{what} (exit status {})", out.rc) } else { format!("{what}: {detail}") };
-        ModuleError::Failed(Failure { msg, command: Some(cmd.to_string()), rc: Some(out.rc), stderr: Some(out.stderr.clone()), stdout: Some(out.stdout.clone()) })
+        ModuleError::Failed(Failure {
+            msg,
+            command: Some(cmd.to_string()),
+            rc: Some(out.rc),
+            stderr: Some(out.stderr.clone()),
+            stdout: Some(out.stdout.clone()),
+        })
     }
 }
 
@@ -279,6 +298,16 @@ pub enum ModuleCall {
     Fail(fail::FailModule),
     /// `ping`
     Ping,
+    /// `iptables` (Ansible's arguments)
+    Iptables(iptables::IptablesModule),
+    /// `iptables_dnat` (ferry's own: tagged DNAT port forwarding)
+    IptablesDnat(iptables_dnat::IptablesDnatModule),
+    /// `ipvs` (one IPVS virtual service and its real servers)
+    Ipvs(ipvs::IpvsModule),
+    /// `ufw` (community.general.ufw's arguments)
+    Ufw(ufw::UfwModule),
+    /// `sysctl` (ansible.posix.sysctl's arguments; live only unless `persist`)
+    Sysctl(sysctl::SysctlModule),
     /// `meta` (only `noop`, `flush_handlers` and `end_host`/`end_play` are understood by the executor)
     Meta(String),
 }
@@ -299,10 +328,18 @@ impl ModuleCall {
             "wait_for" => ModuleCall::WaitFor(args::parse("wait_for", args)?),
             "fail" => ModuleCall::Fail(args::parse("fail", args)?),
             "ping" => ModuleCall::Ping,
+            "iptables" => ModuleCall::Iptables(iptables::IptablesModule::from_args(args)?),
+            "iptables_dnat" => ModuleCall::IptablesDnat(iptables_dnat::IptablesDnatModule::from_args(args)?),
+            "ipvs" => ModuleCall::Ipvs(ipvs::IpvsModule::from_args(args)?),
+            "ufw" => ModuleCall::Ufw(ufw::UfwModule::from_args(args)?),
+            "sysctl" => ModuleCall::Sysctl(sysctl::SysctlModule::from_args(args)?),
             "meta" => {
                 let action = args.get("_raw_params").and_then(Value::as_str).or_else(|| args.as_str()).unwrap_or("").trim().to_string();
                 if !matches!(action.as_str(), "noop" | "flush_handlers" | "end_host" | "end_play" | "clear_host_errors") {
-                    return Err((String::new(), format!("meta action `{action}` is not supported (use noop, flush_handlers, end_host, end_play or clear_host_errors)")));
+                    return Err((
+                        String::new(),
+                        format!("meta action `{action}` is not supported (use noop, flush_handlers, end_host, end_play or clear_host_errors)"),
+                    ));
                 }
                 ModuleCall::Meta(action)
             }
@@ -336,6 +373,11 @@ impl ModuleCall {
                 Ok(ModuleOutput { result, ..Default::default() })
             }
             ModuleCall::Meta(_) => Ok(ModuleOutput::default()),
+            ModuleCall::Iptables(m) => run_stateful(m, cx).await,
+            ModuleCall::IptablesDnat(m) => run_stateful(m, cx).await,
+            ModuleCall::Ipvs(m) => run_stateful(m, cx).await,
+            ModuleCall::Ufw(m) => run_stateful(m, cx).await,
+            ModuleCall::Sysctl(m) => run_stateful(m, cx).await,
         }
     }
 }

@@ -67,8 +67,14 @@ pub async fn observe(cx: &ModuleContext<'_>, path: &str, want_content: bool) -> 
         CONTENT_LIMIT.to_string(),
     ]);
     let out = cx.observe_cmd(&cmd).await?;
-    parse_observation(path, &out.stdout, want_content)
-        .ok_or_else(|| ModuleError::Failed(super::Failure { msg: format!("could not read the state of {path}: unexpected output"), command: Some(cmd.to_string()), stdout: Some(out.stdout), ..Default::default() }))
+    parse_observation(path, &out.stdout, want_content).ok_or_else(|| {
+        ModuleError::Failed(super::Failure {
+            msg: format!("could not read the state of {path}: unexpected output"),
+            command: Some(cmd.to_string()),
+            stdout: Some(out.stdout),
+            ..Default::default()
+        })
+    })
 }
 
 fn parse_observation(path: &str, stdout: &str, want_content: bool) -> Option<FileState> {
@@ -216,12 +222,20 @@ impl super::StatefulModule for DesiredFile {
         }
         if let Some(owner) = &self.owner {
             if st.owner.as_deref() != Some(owner.as_str()) {
-                changes.push(Change { summary: format!("chown {owner} {}", self.path), commands: vec![RemoteCommand::argv(["chown", "--", owner, &self.path])], diff: None });
+                changes.push(Change {
+                    summary: format!("chown {owner} {}", self.path),
+                    commands: vec![RemoteCommand::argv(["chown", "--", owner, &self.path])],
+                    diff: None,
+                });
             }
         }
         if let Some(group) = &self.group {
             if st.group.as_deref() != Some(group.as_str()) {
-                changes.push(Change { summary: format!("chgrp {group} {}", self.path), commands: vec![RemoteCommand::argv(["chgrp", "--", group, &self.path])], diff: None });
+                changes.push(Change {
+                    summary: format!("chgrp {group} {}", self.path),
+                    commands: vec![RemoteCommand::argv(["chgrp", "--", group, &self.path])],
+                    diff: None,
+                });
             }
         }
         Ok(changes)

@@ -1,6 +1,21 @@
-//! STUB until the parser lands.
+//! Playbooks: the AST and the parser that builds it from YAML files.
+//!
+//! Parsing reports every problem it finds in a file as a [`Diagnostic`]
+//! pointing into the file, so that a typo reads like a compiler error.
+//!
+//! [`Diagnostic`]: crate::diagnostic::Diagnostic
+
 pub mod ast;
+mod convert;
+mod error;
+mod free_form;
+pub mod parse;
+mod source;
+mod span_index;
+mod task;
+
 pub use ast::*;
-#[derive(Debug, thiserror::Error)] #[error("x")] pub enum PlaybookError { X }
-pub fn load_playbook(path: &std::path::Path) -> Result<Playbook, PlaybookError> { todo!() }
-pub fn load_task_file(path: &std::path::Path) -> Result<Vec<Task>, PlaybookError> { todo!() }
+pub use parse::{load_playbook, load_task_file, PlaybookError};
+
+#[cfg(test)]
+mod tests;

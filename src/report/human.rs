@@ -147,7 +147,18 @@ fn indent_block(label: &str, body: &str) -> String {
 /// The recap table.
 pub fn recap_text(hosts: &indexmap::IndexMap<String, HostStats>, elapsed_ms: u64) -> String {
     let width = hosts.keys().map(|h| h.len()).max().unwrap_or(4).max(4);
-    let mut s = format!("\nRECAP ({:.1}s)\n{:<width$}  {:>5}  {:>7}  {:>11}  {:>6}  {:>7}  {:>7}  {:>7}", elapsed_ms as f64 / 1000.0, "host", "ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored");
+    let mut s = format!(
+        "\nRECAP ({:.1}s)\n{:<width$}  {:>5}  {:>7}  {:>11}  {:>6}  {:>7}  {:>7}  {:>7}",
+        elapsed_ms as f64 / 1000.0,
+        "host",
+        "ok",
+        "changed",
+        "unreachable",
+        "failed",
+        "skipped",
+        "rescued",
+        "ignored"
+    );
     for (h, st) in hosts {
         s.push_str(&format!(
             "\n{h:<width$}  {:>5}  {:>7}  {:>11}  {:>6}  {:>7}  {:>7}  {:>7}",

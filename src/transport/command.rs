@@ -100,8 +100,7 @@ impl fmt::Display for RemoteCommand {
 /// Quotes one word for a POSIX shell. Words made only of safe characters
 /// stay as they are, so logs stay readable.
 pub fn shell_quote(word: &str) -> String {
-    let safe = !word.is_empty()
-        && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b));
+    let safe = !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b));
     if safe {
         word.to_string()
     } else {

@@ -2,6 +2,7 @@
 //! clusters. Data flows one way: inventory + playbook -> per-host plan ->
 //! executor -> modules -> transport -> events -> reporters.
 
+pub mod ceph;
 pub mod cli;
 pub mod diagnostic;
 pub mod executor;

@@ -91,7 +91,7 @@ fn play(args: PlayArgs) -> i32 {
         let interrupted = Arc::new(AtomicBool::new(false));
         let flag = interrupted.clone();
         let signal_sink = sink.clone();
-        tokio::spawn(async move {
+        let signal_task = tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 flag.store(true, Ordering::SeqCst);
                 signal_sink.emit(Event::Warning { msg: "interrupted: no new tasks are started; waiting for running commands".into() });
@@ -99,6 +99,9 @@ fn play(args: PlayArgs) -> i32 {
         });
         let executor = Executor::new(cfg, inventory, templates, sink, interrupted);
         let summary = executor.run(&playbooks).await;
+        // The signal watcher holds a sender: end it so the reporter sees the channel close.
+        signal_task.abort();
+        let _ = signal_task.await;
         drop(executor);
         let _ = reporter.await;
         summary.exit_code()

@@ -47,16 +47,17 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    /// Exit status as ansible-playbook gives it: 2 if a host failed, else 4 if
-    /// a host was unreachable, else 0; 130 after an interrupt.
+    /// Exit status as ansible-playbook gives it: 4 if a host was unreachable
+    /// (its strategy checks unreachable hosts first, measured with
+    /// ansible-core 2.17), else 2 if a host failed, else 0; 130 after an interrupt.
     pub fn exit_code(&self) -> i32 {
         if self.interrupted {
             return 130;
         }
-        if self.stats.values().any(|s| s.failed > 0) {
-            2
-        } else if self.stats.values().any(|s| s.unreachable > 0) {
+        if self.stats.values().any(|s| s.unreachable > 0) {
             4
+        } else if self.stats.values().any(|s| s.failed > 0) {
+            2
         } else {
             0
         }
@@ -325,6 +326,8 @@ mod tests {
         stats.insert("a".to_string(), HostStats { unreachable: 1, ..Default::default() });
         assert_eq!(RunSummary { stats: stats.clone(), interrupted: false }.exit_code(), 4);
         stats.insert("b".to_string(), HostStats { failed: 1, ..Default::default() });
+        assert_eq!(RunSummary { stats: stats.clone(), interrupted: false }.exit_code(), 4);
+        stats.shift_remove("a");
         assert_eq!(RunSummary { stats, interrupted: false }.exit_code(), 2);
     }
 }

@@ -4,8 +4,8 @@
 //! changes nothing, removal leaves rules that are not ours.
 //!
 //! These tests change the firewall of the network namespace they run in, so
-//! they are `#[ignore]`d and refuse to run unless `FERRY_NETNS_TEST` is set
-//! AND the process is in a network namespace other than PID 1's. The ufw test
+//! they are `#[ignore]`d and refuse to run unless `FERRY_NETNS_TEST` names
+//! the `ip netns` namespace the process is in. The ufw test
 //! also needs `/etc/ufw` to be a private bind mount (`ip netns exec` mounts
 //! `/etc/netns/NS/ufw` there). `tests/fixtures/network/live-netns.sh` sets all
 //! of that up in a throwaway namespace and removes it afterwards.
@@ -32,7 +32,8 @@ impl Lab {
 
     async fn task(&self, module: &str, yaml: &str, check: bool) -> Result<ModuleOutput, String> {
         let args: Value = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
-        let call = ModuleCall::from_args(module, &args).map_err(|e| e.1)?;
+        let name = super::canonical_name(module).ok_or_else(|| format!("unknown module {module}"))?;
+        let call = ModuleCall::from_args(name, &args).map_err(|e| e.1)?;
         let cx = ModuleContext {
             host: "lab",
             conn: &self.conn,
@@ -50,7 +51,19 @@ impl Lab {
     /// Runs a task and asserts whether it changed something; returns its message.
     async fn expect(&self, module: &str, yaml: &str, check: bool, changed: bool) -> String {
         let out = self.task(module, yaml, check).await.unwrap_or_else(|e| panic!("{module} {yaml}: {e}"));
-        eprintln!("{:>9} {module} {}", if out.changed { if check { "would" } else { "changed" } } else { "ok" }, out.msg);
+        eprintln!(
+            "{:>9} {module} {}",
+            if out.changed {
+                if check {
+                    "would"
+                } else {
+                    "changed"
+                }
+            } else {
+                "ok"
+            },
+            out.msg
+        );
         assert_eq!(out.changed, changed, "{module} {yaml} (check={check}): {}", out.msg);
         out.msg
     }
@@ -64,18 +77,19 @@ impl Lab {
     }
 }
 
-/// True only inside a private network namespace the caller opted into.
+/// True only inside the throwaway namespace the caller named in
+/// `FERRY_NETNS_TEST` (one made with `ip netns add`, so /run/netns/NAME is it).
 fn in_throwaway_netns() -> bool {
     use std::os::unix::fs::MetadataExt;
-    if std::env::var_os("FERRY_NETNS_TEST").is_none() {
-        eprintln!("skipped: set FERRY_NETNS_TEST=1 and run inside a throwaway network namespace (tests/fixtures/network/live-netns.sh)");
+    let Some(name) = std::env::var_os("FERRY_NETNS_TEST") else {
+        eprintln!("skipped: set FERRY_NETNS_TEST=NAME and run inside `ip netns exec NAME` (tests/fixtures/network/live-netns.sh)");
         return false;
-    }
-    let mine = std::fs::metadata("/proc/self/ns/net").map(|m| m.ino());
-    let init = std::fs::metadata("/proc/1/ns/net").map(|m| m.ino());
-    match (mine, init) {
-        (Ok(a), Ok(b)) if a != b => true,
-        _ => panic!("FERRY_NETNS_TEST is set, but this process is in PID 1's network namespace: refusing to change its firewall"),
+    };
+    let mine = std::fs::metadata("/proc/self/ns/net").map(|m| (m.dev(), m.ino()));
+    let named = std::fs::metadata(std::path::Path::new("/run/netns").join(&name)).map(|m| (m.dev(), m.ino()));
+    match (mine, named) {
+        (Ok(a), Ok(b)) if a == b => true,
+        _ => panic!("FERRY_NETNS_TEST={name:?}, but this process is not in that namespace (/run/netns/NAME): refusing to change the firewall"),
     }
 }
 
@@ -122,8 +136,9 @@ async fn iptables_dnat_converges_and_removes_only_its_own_rules() {
     assert_eq!(after.matches("ferry:mon1").count(), 504, "502 DNAT + 2 MASQUERADE");
     lab.expect("iptables_dnat", RUNBOOK_DNAT, false, false).await;
 
-    // The rules really forward: a dummy interface carries the "public" address and a route to the mon network.
-    lab.sh("ip link set lo up; ip link add fxd0 type dummy; ip addr add 203.0.113.11/32 dev fxd0; ip link set fxd0 up; ip route add 192.168.12.0/24 dev fxd0").await;
+    // The rules really forward: a veth pair (this kernel has no dummy links) carries the
+    // "public" address and a route to the mon network, which OUTPUT DNAT needs to exist.
+    lab.sh("set -e; ip link set lo up; ip link add fxa0 type veth peer name fxb0; ip addr add 203.0.113.11/32 dev fxb0; ip link set fxa0 up; ip link set fxb0 up; ip route add 192.168.12.0/24 dev fxa0").await;
     let py = crate::transport::shell_quote(CONNECT);
     assert_eq!(lab.sh(&format!("/usr/bin/python3 -c {py} 3300 13300")).await.trim(), "connected 3300 -> 13300");
     assert_eq!(lab.sh(&format!("/usr/bin/python3 -c {py} 7000 17000")).await.trim(), "connected 7000 -> 17000");
@@ -166,9 +181,9 @@ async fn iptables_runs_ansible_tasks_idempotently() {
     let msg = lab.expect("ansible.builtin.iptables", rule, false, true).await;
     assert_eq!(msg, "append to filter INPUT: -s 198.51.100.7 -p tcp --dport 3300 -m conntrack --ctstate NEW -m comment --comment 'ceph mon v2' -j ACCEPT");
     lab.expect("iptables", rule, false, false).await;
-    assert!(saved(&lab, "filter").await.contains(
-        "-A INPUT -s 198.51.100.7/32 -p tcp -m tcp --dport 3300 -m conntrack --ctstate NEW -m comment --comment \"ceph mon v2\" -j ACCEPT"
-    ));
+    assert!(saved(&lab, "filter")
+        .await
+        .contains("-A INPUT -s 198.51.100.7/32 -p tcp -m tcp --dport 3300 -m conntrack --ctstate NEW -m comment --comment \"ceph mon v2\" -j ACCEPT"));
 
     // Insert at a position; a duplicate made by hand is removed with the rest.
     let first = "{chain: INPUT, action: insert, rule_num: 1, in_interface: lo, jump: ACCEPT}";
@@ -187,7 +202,8 @@ async fn iptables_runs_ansible_tasks_idempotently() {
     lab.expect("iptables", "{chain: FORWARD, policy: DROP}", false, true).await;
     lab.expect("iptables", "{chain: FORWARD, policy: DROP}", false, false).await;
     lab.expect("iptables", "{chain: FORWARD, policy: ACCEPT}", false, true).await;
-    let dnat = "{table: nat, chain: OUTPUT, protocol: tcp, destination: 192.168.12.11, destination_port: 3300, jump: DNAT, to_destination: '203.0.113.11:13300'}";
+    let dnat =
+        "{table: nat, chain: OUTPUT, protocol: tcp, destination: 192.168.12.11, destination_port: 3300, jump: DNAT, to_destination: '203.0.113.11:13300'}";
     lab.expect("iptables", dnat, false, true).await;
     lab.expect("iptables", dnat, false, false).await;
     lab.expect("iptables", &dnat.replace("{table", "{state: absent, table"), false, true).await;
@@ -216,7 +232,10 @@ async fn ipvs_converges_on_the_stand_in() {
     let svc = "{address: 192.168.12.2, port: 0, persistent: 86400, scheduler: rr, real_servers: [{address: 58.220.67.199, port: 0, forward: masquerade}]}";
     lab.expect("ipvs", svc, true, true).await;
     let msg = lab.expect("ipvs", svc, false, true).await;
-    assert_eq!(msg, "add IPVS service TCP 192.168.12.2:0 (rr, persistent 86400s); add real server 58.220.67.199:0 to TCP 192.168.12.2:0 (masquerade, weight 1)");
+    assert_eq!(
+        msg,
+        "add IPVS service TCP 192.168.12.2:0 (rr, persistent 86400s); add real server 58.220.67.199:0 to TCP 192.168.12.2:0 (masquerade, weight 1)"
+    );
     lab.expect("ipvs", svc, false, false).await;
     assert_eq!(
         lab.sh("ipvsadm -S -n").await,

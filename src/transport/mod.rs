@@ -4,7 +4,13 @@
 pub mod command;
 pub mod error;
 pub mod local;
+mod host_pattern;
+mod known_hosts;
 pub mod ssh;
+mod ssh_auth;
+pub mod ssh_config;
+mod ssh_link;
+mod ssh_route;
 
 pub use command::{shell_quote, CommandBody, CommandOutput, RemoteCommand};
 pub use error::TransportError;

@@ -203,6 +203,9 @@ impl Templates {
             Value::String(s) => {
                 if let Some(expr) = single_expression(s) {
                     match self.eval_value(expr, ctx) {
+                        // A string result keeps the text around the braces
+                        // (`"{{ token }}\n"` must end with its newline).
+                        Ok(v) if v.kind() == ValueKind::String && s.trim() != s => {}
                         Ok(v) => return self.to_json(&v, Origin::Expr(expr), ctx),
                         // `{{ a }} b }}` looks like one expression but is a
                         // template; let the template parser have the last word.

@@ -144,26 +144,27 @@ fn indent_block(label: &str, body: &str) -> String {
     s
 }
 
-/// The recap table.
+/// The recap, one row per host in Ansible's `name : ok=N changed=N ...` form,
+/// which operators already know how to read and grep.
 pub fn recap_text(hosts: &indexmap::IndexMap<String, HostStats>, elapsed_ms: u64) -> String {
     let width = hosts.keys().map(|h| h.len()).max().unwrap_or(4).max(4);
-    let mut s = format!(
-        "\nRECAP ({:.1}s)\n{:<width$}  {:>5}  {:>7}  {:>11}  {:>6}  {:>7}  {:>7}  {:>7}",
-        elapsed_ms as f64 / 1000.0,
-        "host",
-        "ok",
-        "changed",
-        "unreachable",
-        "failed",
-        "skipped",
-        "rescued",
-        "ignored"
-    );
+    let mut s = format!("\nRECAP ({:.1}s)", elapsed_ms as f64 / 1000.0);
     for (h, st) in hosts {
-        s.push_str(&format!(
-            "\n{h:<width$}  {:>5}  {:>7}  {:>11}  {:>6}  {:>7}  {:>7}  {:>7}",
-            st.ok, st.changed, st.unreachable, st.failed, st.skipped, st.rescued, st.ignored
-        ));
+        let cells = [
+            ("ok", st.ok),
+            ("changed", st.changed),
+            ("unreachable", st.unreachable),
+            ("failed", st.failed),
+            ("skipped", st.skipped),
+            ("rescued", st.rescued),
+            ("ignored", st.ignored),
+        ];
+        s.push_str(&format!("\n{h:<width$} :"));
+        for (name, n) in cells {
+            s.push_str(&format!(" {:<w$}", format!("{name}={n}"), w = name.len() + 5));
+        }
+        let trimmed = s.trim_end().len();
+        s.truncate(trimmed);
     }
     s
 }

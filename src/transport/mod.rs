@@ -3,9 +3,9 @@
 
 pub mod command;
 pub mod error;
-pub mod local;
 mod host_pattern;
 mod known_hosts;
+pub mod local;
 pub mod ssh;
 mod ssh_auth;
 pub mod ssh_config;

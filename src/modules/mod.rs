@@ -19,8 +19,6 @@ mod iptables_dnat;
 mod ipvs;
 mod lineinfile;
 pub mod netfilter;
-#[cfg(test)]
-mod network_live;
 pub mod remote_file;
 mod set_fact;
 mod sysctl;

@@ -504,7 +504,7 @@ impl Executor {
             conn,
             timeout,
             env: &env,
-            diff: self.cfg.diff || check,
+            diff: self.cfg.diff,
             check,
             templates: &self.templates,
             vars_ctx: ctx,

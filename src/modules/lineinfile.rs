@@ -134,16 +134,9 @@ impl LineInFileModule {
                 }
             } else {
                 match &self.anchor {
-                    Anchor::After(re) if re.is_match(cur) => {
-                        if !(self.firstmatch && insert_at.is_some()) {
-                            insert_at = Some(i + 1);
-                        }
-                    }
-                    Anchor::Before(re) if re.is_match(cur) => {
-                        if !(self.firstmatch && insert_at.is_some()) {
-                            insert_at = Some(i);
-                        }
-                    }
+                    // With firstmatch the first anchor line wins; else the last one.
+                    Anchor::After(re) if re.is_match(cur) && !(self.firstmatch && insert_at.is_some()) => insert_at = Some(i + 1),
+                    Anchor::Before(re) if re.is_match(cur) && !(self.firstmatch && insert_at.is_some()) => insert_at = Some(i),
                     _ => {}
                 }
             }
@@ -168,7 +161,7 @@ impl LineInFileModule {
         }
         // A regexp that matches nothing while the exact line is already there:
         // adding it again would make every run a change.
-        if self.regexp.is_some() && lines.iter().any(|l| *l == line) {
+        if self.regexp.is_some() && lines.contains(&line) {
             return old.to_string();
         }
         let at = match &self.anchor {

@@ -1,18 +1,14 @@
 //! [`SshLab`]: many real OpenSSH hosts on one machine, one network namespace each.
 
-use std::fs;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::thread;
+use std::process::Output;
 
 use super::error::LabError;
+use super::fleet::{self, yaml_string, Fleet, Footprint};
 use super::net::{self, addr, cidr, Net24};
-use super::node::{self, lock, Node};
-use super::process::{run, PATH};
-use super::registry::{self, write_atomic, LabRecord};
+use super::node::Node;
+use super::registry::{self, write_atomic};
 
 /// What lab to build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,13 +47,8 @@ pub struct SshLab {
     cfg: SshLabConfig,
     hosts: Vec<LabHost>,
     inner: Option<LabHost>,
-    /// Every host, the inner one last.
-    nodes: Vec<Node>,
-    record: Mutex<LabRecord>,
-    /// Name and subnet locks, held for the lab's life.
-    locks: Vec<registry::LabLock>,
-    finished: bool,
-    keep_files: bool,
+    /// Every host (the inner one last), its processes and its teardown.
+    fleet: Fleet,
 }
 
 /// Inventory name of host `i` (1-based).
@@ -79,38 +70,10 @@ impl SshLab {
     /// A failure part-way removes what was made.
     pub fn up(cfg: SshLabConfig) -> Result<SshLab, LabError> {
         validate(&cfg)?;
-        prerequisites()?;
-        let dir = std::path::absolute(&cfg.dir).map_err(|e| LabError::path("resolving", &cfg.dir, e))?;
-        check_path_chars(&dir)?;
-        let cfg = SshLabConfig { dir, ..cfg };
-
-        let mut locks = Vec::new();
+        fleet::prerequisites()?;
         let nets: Vec<Net24> = if cfg.bastion { vec![cfg.net, inner_net(cfg.net)] } else { vec![cfg.net] };
-        for key in std::iter::once(cfg.name.clone()).chain(nets.iter().map(|n| registry::net_lock_key(*n))) {
-            match registry::try_lock(&key)? {
-                Some(f) => locks.push(f),
-                None => {
-                    return Err(LabError::InUse(format!(
-                        "lab lock {key} is held by another running process ({}/{key}.lock): pick another name or net",
-                        registry::REGISTRY
-                    )))
-                }
-            }
-        }
-        // Left behind by a process that died (we hold its name lock now), or by an
-        // earlier lab in the same dir.
-        let in_dir = LabRecord::load(&LabRecord::dir_copy_path(&cfg.dir))?;
-        registry::teardown_unlocked(&cfg.name)?;
-        if let Some(old) = in_dir {
-            let _their_lock = if old.name == cfg.name {
-                None
-            } else {
-                Some(registry::try_lock(&old.name)?.ok_or_else(|| {
-                    LabError::InUse(format!("{} belongs to lab {}, which a running process holds: use another dir", cfg.dir.display(), old.name))
-                })?)
-            };
-            registry::teardown(&old, Vec::new(), false)?;
-        }
+        let claim = fleet::claim(&cfg.name, &cfg.dir, &nets)?;
+        let cfg = SshLabConfig { dir: claim.dir.clone(), ..cfg };
 
         let name = &cfg.name;
         let bridge = format!("{name}-br");
@@ -119,43 +82,11 @@ impl SshLab {
         let inner = cfg.bastion.then(|| LabHost { name: INNER_NAME.to_string(), netns: format!("{name}-in01"), ip: addr(inner_net(cfg.net), 2) });
         let links: Vec<String> = (1..=cfg.hosts).map(|i| format!("{name}-v{i:02}")).collect();
         let netns: Vec<String> = hosts.iter().chain(inner.iter()).map(|h| h.netns.clone()).collect();
+        let mut root_links = links.clone();
+        root_links.push(bridge.clone());
+        fleet::ensure_unused(&netns, &root_links, &nets)?;
 
-        // Names are global to the machine: never adopt one this lab did not create.
-        for n in &netns {
-            if net::netns_exists(n) {
-                return Err(LabError::InUse(format!("network namespace {n} exists but is not this lab's: pick another lab name")));
-            }
-        }
-        for l in links.iter().chain(std::iter::once(&bridge)) {
-            if net::link_exists(l) {
-                return Err(LabError::InUse(format!("link {l} exists but is not this lab's: pick another lab name")));
-            }
-        }
-        for n in &nets {
-            let hits = net::routes_overlapping(*n)?;
-            if !hits.is_empty() {
-                return Err(LabError::InUse(format!("{} is already routed on this machine ({}): pick another net", cidr(*n), hits.join(", "))));
-            }
-        }
-
-        let dir_created = !cfg.dir.exists();
-        fs::create_dir_all(&cfg.dir).map_err(|e| LabError::path("creating", &cfg.dir, e))?;
-        let hosts_dir = cfg.dir.join("hosts");
-        let record = LabRecord {
-            name: name.clone(),
-            dir: cfg.dir.clone(),
-            dir_created,
-            bridge: Some(bridge.clone()),
-            unreachable_route: inner.as_ref().map(|_| cidr(inner_net(cfg.net))),
-            netns,
-            links: links.clone(),
-            paths: ["hosts", "id_ed25519", "id_ed25519.pub", "known_hosts", "ssh_config"].iter().map(|p| cfg.dir.join(p)).collect(),
-            pids: Vec::new(),
-        };
-        // Written before anything exists, so a crash at any later point leaves a
-        // record that the next `up` (or `down`) can act on.
-        record.save()?;
-
+        let hosts_dir = Fleet::hosts_dir(&cfg.dir);
         let nodes = hosts
             .iter()
             .chain(inner.iter())
@@ -168,13 +99,20 @@ impl SshLab {
                 Node::new(h.clone(), hosts_dir.join(&h.name), batch)
             })
             .collect();
-
-        let lab = SshLab { cfg, hosts, inner, nodes, record: Mutex::new(record), locks, finished: false, keep_files: false };
+        let footprint = Footprint {
+            bridge: Some(bridge.clone()),
+            unreachable_route: inner.as_ref().map(|_| cidr(inner_net(cfg.net))),
+            netns,
+            links: links.clone(),
+            files: Vec::new(),
+        };
+        let fleet = Fleet::begin(claim, name, footprint, nodes)?;
+        let lab = SshLab { cfg, hosts, inner, fleet };
         // From here on, an early return drops `lab`, which tears down what exists.
         lab.create_network(&bridge, &links)?;
-        lab.start_hosts()?;
-        lab.write_client_files()?;
-        lab.save_pids()?;
+        lab.fleet.start_hosts()?;
+        let jumps: Vec<(&str, &str)> = lab.inner.iter().map(|i| (i.name.as_str(), lab.hosts[0].name.as_str())).collect();
+        lab.fleet.write_client_files(&jumps)?;
         Ok(lab)
     }
 
@@ -203,82 +141,6 @@ impl SshLab {
         net::ip_batch(&b)
     }
 
-    /// Client key, then every host (files, keeper, sshd) on a few threads, then waits
-    /// for all sshd at once.
-    fn start_hosts(&self) -> Result<(), LabError> {
-        let key = self.client_key();
-        if !key.exists() {
-            run(Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-C"])
-                .arg(format!("ferry-lab-{}", self.cfg.name))
-                .arg("-f")
-                .arg(&key)
-                .env_clear()
-                .env("PATH", PATH))?;
-        }
-        let public = key.with_extension("pub");
-        let authorized = fs::read_to_string(&public).map_err(|e| LabError::path("reading", &public, e))?;
-
-        // Starting a host is a dozen short processes; a few threads keep both cores
-        // busy while others wait on exec and mounts.
-        let workers = thread::available_parallelism().map(|n| n.get() * 3).unwrap_or(6).clamp(1, 16).min(self.nodes.len());
-        let next = AtomicUsize::new(0);
-        let first_error: Mutex<Option<LabError>> = Mutex::new(None);
-        thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| loop {
-                    if lock(&first_error).is_some() {
-                        return;
-                    }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(node) = self.nodes.get(i) else {
-                        return;
-                    };
-                    let result = node.prepare(&authorized).and_then(|()| node.start_keeper()).and_then(|()| node.spawn_sshd());
-                    if let Err(e) = result {
-                        lock(&first_error).get_or_insert(e);
-                        return;
-                    }
-                });
-            }
-        });
-        if let Some(e) = lock(&first_error).take() {
-            return Err(e);
-        }
-        node::wait_all_sshd(&self.nodes)
-    }
-
-    /// known_hosts (`ip,name key` per host) and an OpenSSH client config.
-    fn write_client_files(&self) -> Result<(), LabError> {
-        let mut known = String::new();
-        for node in &self.nodes {
-            known.push_str(&format!("{},{} {}\n", node.host.ip, node.host.name, lock(&node.host_key)));
-        }
-        write_atomic(&self.known_hosts(), known.as_bytes())?;
-
-        let mut cfg = format!("# ferry lab {}: ssh -F {} node01\n", self.cfg.name, self.ssh_config().display());
-        for host in &self.hosts {
-            cfg.push_str(&format!("Host {}\n  HostName {}\n", host.name, host.ip));
-        }
-        if let Some(inner) = &self.inner {
-            cfg.push_str(&format!("Host {}\n  HostName {}\n  ProxyJump {}\n", inner.name, inner.ip, self.hosts[0].name));
-        }
-        cfg.push_str(&format!(
-            "Host *\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  \
-             GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  BatchMode yes\n  \
-             ConnectTimeout 10\n  LogLevel ERROR\n",
-            self.client_key().display(),
-            self.known_hosts().display()
-        ));
-        write_atomic(&self.ssh_config(), cfg.as_bytes())
-    }
-
-    fn save_pids(&self) -> Result<(), LabError> {
-        let mut record = lock(&self.record);
-        record.pids = self.nodes.iter().flat_map(|n| n.pids()).collect();
-        record.save()
-    }
-
     /// The lab's name.
     pub fn name(&self) -> &str {
         &self.cfg.name
@@ -301,27 +163,27 @@ impl SshLab {
 
     /// Any host by inventory name, the bastion target included.
     pub fn host(&self, name: &str) -> Option<&LabHost> {
-        self.nodes.iter().map(|n| &n.host).find(|h| h.name == name)
+        self.fleet.nodes.iter().map(|n| &n.host).find(|h| h.name == name)
     }
 
     fn node(&self, name: &str) -> Result<&Node, LabError> {
-        self.nodes.iter().find(|n| n.host.name == name).ok_or_else(|| LabError::UnknownHost(name.to_string()))
+        self.fleet.node(name)
     }
 
     /// The ed25519 private key that logs in as root on every host.
     pub fn client_key(&self) -> PathBuf {
-        self.cfg.dir.join("id_ed25519")
+        self.fleet.client_key()
     }
 
     /// known_hosts with `ip,name key` for every host (the inner one included).
     pub fn known_hosts(&self) -> PathBuf {
-        self.cfg.dir.join("known_hosts")
+        self.fleet.known_hosts()
     }
 
     /// OpenSSH client config: `ssh -F <this> node01` works, and `inner01` goes
     /// through `node01` by ProxyJump.
     pub fn ssh_config(&self) -> PathBuf {
-        self.cfg.dir.join("ssh_config")
+        self.fleet.ssh_config()
     }
 
     /// The dir whose subdirs are the host's private `/tmp`, `/root`, `/run` and the
@@ -378,14 +240,14 @@ impl SshLab {
         let node = self.node(host)?;
         node.spawn_sshd()?;
         node.wait_sshd()?;
-        self.save_pids()
+        self.fleet.save_pids()
     }
 
     /// Gives the host a new host key and restarts its sshd. known_hosts is NOT
     /// updated: clients that trust it now see a mismatch.
     pub fn regenerate_host_key(&self, host: &str) -> Result<(), LabError> {
         self.node(host)?.regenerate_host_key()?;
-        self.save_pids()
+        self.fleet.save_pids()
     }
 
     /// Runs `argv` inside the host's own view: its network namespace, its private
@@ -399,38 +261,19 @@ impl SshLab {
     /// Keep (`true`) the lab's files at teardown, for debugging; namespaces,
     /// links and processes are removed all the same.
     pub fn keep_files(&mut self, keep: bool) {
-        self.keep_files = keep;
+        self.fleet.keep_files(keep);
     }
 
     /// Leaves the lab running after this value is gone (for `ferry lab hosts up`);
     /// [`SshLab::down_named`] removes it later. Returns the lab's dir.
     pub fn persist(mut self) -> PathBuf {
-        self.finished = true;
-        // The daemons go on without us: drop the handles without waiting on them.
-        for node in &self.nodes {
-            for p in node.take_procs() {
-                drop(p);
-            }
-        }
-        self.cfg.dir.clone()
+        self.fleet.persist()
     }
 
     /// Stops every process and removes the namespaces, links, routes and files the
     /// lab made.
     pub fn down(mut self) -> Result<(), LabError> {
-        self.teardown()
-    }
-
-    fn teardown(&mut self) -> Result<(), LabError> {
-        if self.finished {
-            return Ok(());
-        }
-        self.finished = true;
-        let procs = self.nodes.iter().flat_map(|n| n.take_procs()).collect();
-        let record = lock(&self.record).clone();
-        let result = registry::teardown(&record, procs, self.keep_files);
-        self.locks.clear();
-        result
+        self.fleet.teardown()
     }
 
     /// Tears down the lab recorded under `name` (made by another process, e.g.
@@ -447,21 +290,8 @@ impl SshLab {
     }
 }
 
-impl Drop for SshLab {
-    fn drop(&mut self) {
-        if let Err(e) = self.teardown() {
-            eprintln!("ferry lab {}: {e}", self.cfg.name);
-        }
-    }
-}
-
 fn validate(cfg: &SshLabConfig) -> Result<(), LabError> {
-    let n = &cfg.name;
-    let name_ok =
-        (1..=5).contains(&n.len()) && n.starts_with(|c: char| c.is_ascii_lowercase()) && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    if !name_ok {
-        return Err(LabError::Config(format!("lab name {n:?}: use 1-5 characters a-z0-9, starting with a letter (it prefixes interface names, max 15 chars)")));
-    }
+    fleet::validate_name(&cfg.name)?;
     if !(1..=250).contains(&cfg.hosts) {
         return Err(LabError::Config(format!("hosts = {}: a lab has 1..=250 hosts", cfg.hosts)));
     }
@@ -473,48 +303,8 @@ fn validate(cfg: &SshLabConfig) -> Result<(), LabError> {
     Ok(())
 }
 
-/// The lab dir ends up in overlay mount options and ssh_config lines, where commas,
-/// colons, quotes and spaces would change the meaning.
-fn check_path_chars(dir: &Path) -> Result<(), LabError> {
-    let text = dir.to_string_lossy();
-    if text.chars().any(|c| c.is_whitespace() || c.is_control() || ",:\"'\\#".contains(c)) {
-        return Err(LabError::Config(format!("lab dir {text:?}: use a path without spaces, commas, colons, quotes or #")));
-    }
-    Ok(())
-}
-
-fn prerequisites() -> Result<(), LabError> {
-    // SAFETY: geteuid(2) cannot fail and touches no memory.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(LabError::Prerequisite("network namespaces and mounts need root; run as root".into()));
-    }
-    if !Path::new("/usr/sbin/sshd").exists() {
-        return Err(LabError::Prerequisite("/usr/sbin/sshd is missing: apt-get install openssh-server".into()));
-    }
-    for (prog, package) in [
-        ("ip", "iproute2"),
-        ("ssh-keygen", "openssh-client"),
-        ("unshare", "util-linux"),
-        ("nsenter", "util-linux"),
-        ("mount", "mount"),
-        ("hostname", "hostname"),
-        ("sleep", "coreutils"),
-    ] {
-        let found = PATH.split(':').any(|d| Path::new(d).join(prog).exists());
-        if !found {
-            return Err(LabError::Prerequisite(format!("`{prog}` is missing: apt-get install {package}")));
-        }
-    }
-    Ok(())
-}
-
 fn is_plain_name(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// A YAML double-quoted scalar; JSON's string syntax is a subset of it.
-fn yaml_string(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
 }
 
 #[cfg(test)]
@@ -547,12 +337,5 @@ mod tests {
             let inner = inner_net([172, 31, x]);
             assert!(!(200..=255).contains(&inner[2]));
         }
-    }
-
-    #[test]
-    fn odd_dirs_are_refused() {
-        assert!(check_path_chars(Path::new("/tmp/ferry-tests/p1-a")).is_ok());
-        assert!(check_path_chars(Path::new("/tmp/a,b")).is_err());
-        assert!(check_path_chars(Path::new("/tmp/a b")).is_err());
     }
 }

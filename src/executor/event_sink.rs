@@ -26,6 +26,7 @@ impl EventSink {
         let event = match event {
             Event::TaskResult(r) => Event::TaskResult(self.mask_result(r)),
             Event::Warning { msg } => Event::Warning { msg: self.masker.mask(&msg) },
+            Event::Progress { host, task, key, done, total, msg } => Event::Progress { host, task, key, done, total, msg: self.masker.mask(&msg) },
             Event::Error { msg } => Event::Error { msg: self.masker.mask(&msg) },
             other => other,
         };

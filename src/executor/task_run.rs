@@ -499,6 +499,11 @@ impl Executor {
         };
         let timeout = task.timeout.map(|t| Duration::from_secs_f64(t.clamp(0.1, 86400.0))).unwrap_or(self.cfg.command_timeout);
         let check = task.check_mode.unwrap_or(self.cfg.check);
+        let sink = self.sink.clone();
+        let (progress_host, progress_task) = (host.to_string(), task.display_name());
+        let progress = move |key: &str, done: u64, total: u64, msg: &str| {
+            sink.emit(Event::Progress { host: progress_host.clone(), task: progress_task.clone(), key: key.to_string(), done, total, msg: msg.to_string() });
+        };
         let cx = ModuleContext {
             host,
             conn,
@@ -509,6 +514,7 @@ impl Executor {
             templates: &self.templates,
             vars_ctx: ctx,
             search_dirs: &state.search_dirs,
+            progress: &progress,
         };
         let output = match module.run(&cx).await {
             Ok(o) => o,

@@ -96,6 +96,9 @@ pub struct ModuleContext<'a> {
     pub vars_ctx: &'a minijinja::Value,
     /// Folders `src:` of copy/template are looked up in, in order.
     pub search_dirs: &'a [PathBuf],
+    /// Where long-running modules report progress (`key`, done, total, message);
+    /// the engine turns it into progress events.
+    pub progress: &'a (dyn Fn(&str, u64, u64, &str) + Send + Sync),
 }
 
 impl ModuleContext<'_> {

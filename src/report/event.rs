@@ -143,6 +143,21 @@ pub enum Event {
     },
     /// One task result on one host.
     TaskResult(TaskResult),
+    /// Progress of a long task on one host (an image syncing, say).
+    Progress {
+        /// Inventory host name.
+        host: String,
+        /// Task display name.
+        task: String,
+        /// What is progressing (an image name).
+        key: String,
+        /// Units done so far.
+        done: u64,
+        /// Units in all (0 when unknown).
+        total: u64,
+        /// The current state in words.
+        msg: String,
+    },
     /// Something the operator should know that is not a failure.
     Warning {
         /// The message.

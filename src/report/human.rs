@@ -14,6 +14,9 @@ pub struct HumanReporter {
     verbosity: u8,
     failures: Vec<TaskResult>,
     current_task_hosts: usize,
+    bars: indicatif::MultiProgress,
+    progress_bars: std::collections::HashMap<(String, String), ProgressBar>,
+    progress_printed: std::collections::HashMap<(String, String), (std::time::Instant, String)>,
 }
 
 impl HumanReporter {
@@ -21,7 +24,17 @@ impl HumanReporter {
     pub fn stdout(verbosity: u8) -> Self {
         use std::io::IsTerminal;
         let tty = std::io::stdout().is_terminal() && std::env::var_os("CI").is_none();
-        HumanReporter { out: Box::new(std::io::stdout()), progress: None, tty, verbosity, failures: Vec::new(), current_task_hosts: 0 }
+        HumanReporter {
+            out: Box::new(std::io::stdout()),
+            progress: None,
+            tty,
+            verbosity,
+            failures: Vec::new(),
+            current_task_hosts: 0,
+            bars: indicatif::MultiProgress::new(),
+            progress_bars: std::collections::HashMap::new(),
+            progress_printed: std::collections::HashMap::new(),
+        }
     }
 
     fn line(&mut self, text: &str) {
@@ -36,6 +49,40 @@ impl HumanReporter {
     fn finish_progress(&mut self) {
         if let Some(pb) = self.progress.take() {
             pb.finish_and_clear();
+        }
+        for (_, pb) in self.progress_bars.drain() {
+            pb.finish_and_clear();
+        }
+    }
+
+    /// A bar per (host, key) on a terminal; elsewhere a plain line when the
+    /// state changes, at most every 30 s per key, so CI logs stay readable.
+    fn on_progress(&mut self, host: &str, key: &str, done: u64, total: u64, msg: &str) {
+        let id = (host.to_string(), key.to_string());
+        if self.tty {
+            let bars = &self.bars;
+            let pb = self.progress_bars.entry(id).or_insert_with(|| {
+                let pb = bars.add(ProgressBar::new(total.max(1)));
+                if let Ok(style) = ProgressStyle::with_template("  {prefix:30} [{bar:30}] {percent:>3}% {msg}") {
+                    pb.set_style(style.progress_chars("=> "));
+                }
+                pb.set_prefix(format!("{host} {key}"));
+                pb
+            });
+            pb.set_length(total.max(1));
+            pb.set_position(done.min(total.max(1)));
+            pb.set_message(msg.to_string());
+            return;
+        }
+        let now = std::time::Instant::now();
+        let due = match self.progress_printed.get(&id) {
+            None => true,
+            Some((at, last)) => last != msg && now.duration_since(*at).as_secs() >= 30,
+        };
+        if due {
+            let pct = if total > 0 { format!(" {:>3}%", done.saturating_mul(100) / total) } else { String::new() };
+            self.line(&format!("{:>12}  {host}  {key}{pct}  {msg}", "progress"));
+            self.progress_printed.insert(id, (now, msg.to_string()));
         }
     }
 
@@ -73,6 +120,7 @@ impl HumanReporter {
                     self.failures.push(r.clone());
                 }
             }
+            Event::Progress { host, key, done, total, msg, .. } => self.on_progress(host, key, *done, *total, msg),
             Event::Warning { msg } => {
                 self.finish_progress();
                 let _ = writeln!(std::io::stderr(), "warning: {msg}");

@@ -80,7 +80,7 @@ impl HumanReporter {
             Some((at, last)) => last != msg && now.duration_since(*at).as_secs() >= 30,
         };
         if due {
-            let pct = if total > 0 { format!(" {:>3}%", done.saturating_mul(100) / total) } else { String::new() };
+            let pct = done.saturating_mul(100).checked_div(total).map(|p| format!(" {p:>3}%")).unwrap_or_default();
             self.line(&format!("{:>12}  {host}  {key}{pct}  {msg}", "progress"));
             self.progress_printed.insert(id, (now, msg.to_string()));
         }

@@ -134,9 +134,10 @@ pub(crate) fn claim(name: &str, dir: &Path, nets: &[Net24]) -> Result<Claim, Lab
         let _their_lock = if old.name == name {
             None
         } else {
-            Some(registry::try_lock(&old.name)?.ok_or_else(|| {
-                LabError::InUse(format!("{} belongs to lab {}, which a running process holds: use another dir", dir.display(), old.name))
-            })?)
+            Some(
+                registry::try_lock(&old.name)?
+                    .ok_or_else(|| LabError::InUse(format!("{} belongs to lab {}, which a running process holds: use another dir", dir.display(), old.name)))?,
+            )
         };
         registry::teardown(&old, Vec::new(), false)?;
     }

@@ -10,6 +10,10 @@
 //! `up` of that name, by [`SshLab::teardown_stale_under`] or by
 //! `ferry lab hosts down` ([`hosts_command`]).
 //!
+//! [`TwoSiteLab::up`] builds the runbook's two sites (source and target nodes on
+//! LANs of their own, a WAN with public addresses between them) out of the same
+//! hosts; `ferry lab up|down|status` drive it.
+//!
 //! ```no_run
 //! # fn main() -> Result<(), ferry::lab::LabError> {
 //! use ferry::lab::{SshLab, SshLabConfig};
@@ -26,14 +30,18 @@
 //! # Ok(()) }
 //! ```
 
+pub mod ceph;
 pub mod cli;
 mod error;
+mod fleet;
 mod net;
 mod node;
 mod process;
 mod registry;
 mod ssh_lab;
+mod two_site;
 
-pub use cli::{hosts_command, HOSTS_USAGE};
+pub use cli::{hosts_command, HOSTS_USAGE, USAGE};
 pub use error::LabError;
 pub use ssh_lab::{LabHost, SshLab, SshLabConfig};
+pub use two_site::{status, LabStatus, Site, SiteHost, TwoSiteLab, TwoSiteLabConfig, LAN_IF, MGMT_IF, SOURCE_PUBLIC_NET, TARGET_PUBLIC_NET, WAN_IF};

@@ -47,6 +47,17 @@ pub(crate) fn ip_batch(lines: &[String]) -> Result<(), LabError> {
     Ok(())
 }
 
+/// [`ip_batch`] inside the named network namespace `netns` (`ip -n NETNS -batch -`).
+pub(crate) fn ip_batch_in(netns: &str, lines: &[String]) -> Result<(), LabError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut input = lines.join("\n");
+    input.push('\n');
+    run_with_input(Command::new("ip").args(["-n", netns, "-batch", "-"]).env_clear().env("PATH", PATH), input.as_bytes())?;
+    Ok(())
+}
+
 /// Routes of the root namespace (all tables) that overlap `net`, as readable text.
 /// A lab must not shadow a subnet that something else on this machine uses.
 pub(crate) fn routes_overlapping(net: Net24) -> Result<Vec<String>, LabError> {

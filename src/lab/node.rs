@@ -32,12 +32,23 @@ const SSHD_PIDFILE: &str = "sshd.pid";
 
 /// The keeper's script. Arguments: $1 `ip -batch` file, $2 host dir, $3 hostname,
 /// $4 the caller's mount namespace.
+///
+/// `$2/sysctl.lines` (`net/ipv4/conf/all/arp_ignore 1` per line) is written to
+/// /proc/sys from inside the host's network namespace, where every `net/` key
+/// belongs to that namespace alone. With `$2/sbin`, the host's /usr/local/sbin is
+/// an overlay too (the lab's stand-in tools over the machine's).
 const KEEPER_SCRIPT: &str = r#"set -eu
 # The mounts below cover /etc, /root, /run and /tmp. Refuse unless this really is a
 # new mount namespace: on the machine's own they would hide its files.
 [ "$(readlink /proc/self/ns/mnt)" != "$4" ] || { echo "not in a private mount namespace" >&2; exit 1; }
 ip -batch "$1"
+if [ -s "$2/sysctl.lines" ]; then
+  while read -r key value; do printf '%s\n' "$value" > "/proc/sys/$key"; done < "$2/sysctl.lines"
+fi
 mount -t overlay ferry-lab-etc -o "lowerdir=/etc,upperdir=$2/etc,workdir=$2/etc-work" /etc
+if [ -d "$2/sbin" ]; then
+  mount -t overlay ferry-lab-sbin -o "lowerdir=/usr/local/sbin,upperdir=$2/sbin,workdir=$2/sbin-work" /usr/local/sbin
+fi
 mount --bind "$2/root" /root
 mount --bind "$2/run" /run
 mount --bind "$2/tmp" /tmp
@@ -54,6 +65,10 @@ pub(crate) struct Node {
     pub(crate) dir: PathBuf,
     /// Interface setup run inside the namespace (`ip -batch` lines).
     pub(crate) net_batch: Vec<String>,
+    /// Namespace-local sysctls (`net.ipv4.conf.all.arp_ignore`, `1`) set before sshd starts.
+    pub(crate) sysctls: Vec<(String, String)>,
+    /// Programs copied into the host's private /usr/local/sbin (stand-ins).
+    pub(crate) tools: Vec<PathBuf>,
     pub(crate) keeper: Mutex<Option<Proc>>,
     pub(crate) sshd: Mutex<Option<Proc>>,
     /// The host's public key line (`ssh-ed25519 AAAA...`), once generated.
@@ -68,7 +83,35 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Node {
     pub(crate) fn new(host: LabHost, dir: PathBuf, net_batch: Vec<String>) -> Node {
-        Node { host, dir, net_batch, keeper: Mutex::new(None), sshd: Mutex::new(None), host_key: Mutex::new(String::new()) }
+        Node {
+            host,
+            dir,
+            net_batch,
+            sysctls: Vec::new(),
+            tools: Vec::new(),
+            keeper: Mutex::new(None),
+            sshd: Mutex::new(None),
+            host_key: Mutex::new(String::new()),
+        }
+    }
+
+    /// Sets these sysctls inside the host. Only `net.` keys: they are per network
+    /// namespace, so the machine's own values stay untouched.
+    pub(crate) fn with_sysctls(mut self, sysctls: &[(&str, &str)]) -> Result<Node, LabError> {
+        for (key, value) in sysctls {
+            let plain = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            if !key.starts_with("net.") || !plain(key) || !plain(value) {
+                return Err(LabError::Config(format!("lab sysctl {key}={value}: only net.* keys with plain values are per host")));
+            }
+            self.sysctls.push((key.to_string(), value.to_string()));
+        }
+        Ok(self)
+    }
+
+    /// Copies these programs into the host's private /usr/local/sbin.
+    pub(crate) fn with_tools(mut self, tools: &[PathBuf]) -> Node {
+        self.tools = tools.to_vec();
+        self
     }
 
     fn etc(&self) -> PathBuf {
@@ -135,9 +178,32 @@ impl Node {
         let text = fs::read_to_string(&public).map_err(|e| LabError::path("reading", &public, e))?;
         *lock(&self.host_key) = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
 
+        // `ufw enable` applies /etc/ufw/sysctl.conf; the host's copy is empty so that
+        // enabling a host's firewall sets nothing at all.
+        fs::create_dir_all(etc.join("ufw")).map_err(|e| LabError::path("creating", &etc.join("ufw"), e))?;
+        set_mode(&etc.join("ufw"), 0o755)?;
+        write_file(&etc.join("ufw/sysctl.conf"), b"# ferry lab: empty, so ufw sets no sysctl\n", 0o644)?;
+
         let mut batch = self.net_batch.join("\n");
         batch.push('\n');
         write_file(&self.dir.join("net.batch"), batch.as_bytes(), 0o644)?;
+        let lines: String = self.sysctls.iter().map(|(k, v)| format!("{} {v}\n", k.replace('.', "/"))).collect();
+        write_file(&self.dir.join("sysctl.lines"), lines.as_bytes(), 0o644)?;
+        if !self.tools.is_empty() {
+            if !Path::new("/usr/local/sbin").is_dir() {
+                return Err(LabError::Prerequisite("stand-in tools go into each host's /usr/local/sbin, which this machine lacks".into()));
+            }
+            for sub in ["sbin", "sbin-work"] {
+                let path = self.dir.join(sub);
+                fs::create_dir_all(&path).map_err(|e| LabError::path("creating", &path, e))?;
+                set_mode(&path, 0o755)?;
+            }
+            for tool in &self.tools {
+                let name = tool.file_name().ok_or_else(|| LabError::Config(format!("tool {} has no file name", tool.display())))?;
+                let text = fs::read(tool).map_err(|e| LabError::path("reading", tool, e))?;
+                write_file(&self.dir.join("sbin").join(name), &text, 0o755)?;
+            }
+        }
         Ok(())
     }
 

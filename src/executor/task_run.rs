@@ -84,14 +84,26 @@ impl Executor {
     /// Variables whose values are templates themselves (`a: "{{ b }}"`) are
     /// rendered, as Ansible's lazy templating would, a few levels deep.
     fn resolve_nested_templates(&self, state: &PlayState<'_>, vars: &mut Vars) {
-        for _ in 0..3 {
+        // Render in dependency order: a variable is rendered only once every
+        // variable it reads is plain, so `a: "{{ b }}"` with `b: "{{ c }}"`
+        // never sees b's raw template text. A cycle is rendered as it stands.
+        for _ in 0..8 {
             let templated: Vec<String> = vars.iter().filter(|(_, v)| has_template(v)).map(|(k, _)| k.clone()).collect();
             if templated.is_empty() {
                 return;
             }
+            let pending: std::collections::HashSet<&str> = templated.iter().map(String::as_str).collect();
+            let mut ready: Vec<String> = templated
+                .iter()
+                .filter(|k| vars.get(k.as_str()).is_some_and(|v| self.value_refs(v).iter().all(|r| r == *k || !pending.contains(r.as_str()))))
+                .cloned()
+                .collect();
+            if ready.is_empty() {
+                ready = templated.clone();
+            }
             let ctx = self.context_for(state, vars);
             let mut progressed = false;
-            for k in templated {
+            for k in ready {
                 if let Some(v) = vars.get(&k) {
                     if let Ok(rendered) = self.templates.render_value(v, &ctx) {
                         if &rendered != v {
@@ -105,6 +117,22 @@ impl Executor {
                 return;
             }
         }
+    }
+
+    /// The variable names a (possibly nested) value's templates read.
+    fn value_refs(&self, v: &Value) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        match v {
+            Value::String(s) if s.contains("{{") || s.contains("{%") => {
+                if let Ok(names) = self.templates.referenced_vars(s, false) {
+                    out.extend(names);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| out.extend(self.value_refs(x))),
+            Value::Object(m) => m.values().for_each(|x| out.extend(self.value_refs(x))),
+            _ => {}
+        }
+        out
     }
 
     /// The render context for `vars`, with the play's shared part (hostvars, groups).

@@ -357,6 +357,7 @@ pub struct Ferry {
     files: Vec<(String, String)>,
     env: Vec<(String, String)>,
     timeout: Duration,
+    interrupt_after: Option<Duration>,
     _own_dir: Option<TestDir>,
 }
 
@@ -379,6 +380,7 @@ impl Ferry {
             files: Vec::new(),
             env: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            interrupt_after: None,
             _own_dir: None,
         }
     }
@@ -420,6 +422,12 @@ impl Ferry {
     /// Fails the test when ferry takes longer.
     pub fn timeout(mut self, limit: Duration) -> Ferry {
         self.timeout = limit;
+        self
+    }
+
+    /// Sends ferry SIGINT (as Ctrl-C would) once `after` has passed.
+    pub fn interrupt_after(mut self, after: Duration) -> Ferry {
+        self.interrupt_after = Some(after);
         self
     }
 
@@ -468,7 +476,18 @@ impl Ferry {
         let out = reader(Box::new(child.stdout.take().expect("piped stdout")));
         let err = reader(Box::new(child.stderr.take().expect("piped stderr")));
         let started = Instant::now();
+        let mut interrupt = self.interrupt_after;
         let status = loop {
+            if interrupt.is_some_and(|after| started.elapsed() >= after) {
+                interrupt = None;
+                // Our own child, by its PID.
+                if let Ok(pid) = i32::try_from(child.id()) {
+                    // SAFETY: kill(2) on the PID of a child we spawned and have not reaped.
+                    unsafe {
+                        libc::kill(pid, libc::SIGINT);
+                    }
+                }
+            }
             match child.try_wait() {
                 Ok(Some(status)) => break Some(status),
                 Ok(None) if started.elapsed() > self.timeout => {

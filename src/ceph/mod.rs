@@ -87,6 +87,7 @@ mod tests {
             (".mirror-pool-status.", |t| MirrorPoolStatus::parse(t).map(drop)),
             (".du.", |t| DiskUsage::parse(t).map(drop)),
             (".mon-stat.", |t| MonStat::parse(t).map(drop)),
+            (".mon-dump.", |t| MonDump::parse(t).map(drop)),
             (".status.json", |t| CephStatus::parse(t).map(drop)),
         ];
         kinds.iter().find(|(marker, _)| name.contains(marker)).map(|(_, parse)| parse(text))

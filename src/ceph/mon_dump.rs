@@ -6,9 +6,11 @@
 //! target needs for the source cluster, and the list of mon endpoints the
 //! forwarding rules must cover.
 //!
-//! No real capture of this command exists in the samples (the lab recorded
-//! `mon stat`); the field names follow the documented monmap dump, whose
-//! shape other projects' fixtures confirm. Every key is optional anyway.
+//! The real Pacific output (tests/fixtures/ceph/site-*.mon-dump.json,
+//! captured on the lab) has exactly the shape the documented monmap dump
+//! gives: `mons[].public_addrs.addrvec[]` with `type`/`addr`/`nonce`, plus
+//! the legacy `addr`/`public_addr`. The CLI prints a blank line before the
+//! JSON and `dumped monmap epoch N` on stderr. Every key is optional anyway.
 
 use serde::Deserialize;
 
@@ -202,8 +204,8 @@ fn split_host_port(addr: &str) -> Option<(String, u16)> {
 mod tests {
     use super::*;
 
-    /// Shaped like Pacific's `ceph mon dump --format json` (hand-written:
-    /// no capture of this command exists in the samples).
+    /// Shaped like Pacific's `ceph mon dump --format json` (the real
+    /// capture has one mon; this is the runbook's three).
     const THREE_MONS: &str = r#"{"epoch":3,"fsid":"2a4e1392-0abd-11f0-95f6-e7d0a414706b",
         "modified":"2025-03-01T10:00:00.000000Z","created":"2025-03-01T09:00:00.000000Z",
         "min_mon_release":16,"min_mon_release_name":"pacific","election_strategy":1,
@@ -214,6 +216,22 @@ mod tests {
           {"rank":1,"name":"vswsercer2","public_addrs":{"addrvec":[{"type":"v2","addr":"172.16.208.252:3300","nonce":0},{"type":"v1","addr":"172.16.208.252:6789","nonce":0}]},"addr":"172.16.208.252:6789/0","public_addr":"172.16.208.252:6789/0","priority":0,"weight":0,"crush_location":"{}"},
           {"rank":2,"name":"vswsercer3","public_addrs":{"addrvec":[{"type":"v2","addr":"172.16.208.253:3300","nonce":0},{"type":"v1","addr":"172.16.208.253:6789","nonce":0}]},"addr":"172.16.208.253:6789/0","public_addr":"172.16.208.253:6789/0","priority":0,"weight":0,"crush_location":"{}"}],
         "quorum":[0,1,2]}"#;
+
+    #[test]
+    fn real_lab_captures() {
+        for (name, text, ip) in [
+            ("site-a.mon-dump.json", include_str!("../../tests/fixtures/ceph/site-a.mon-dump.json"), "127.0.1.1"),
+            ("site-b.mon-dump.json", include_str!("../../tests/fixtures/ceph/site-b.mon-dump.json"), "127.0.2.1"),
+        ] {
+            let dump = MonDump::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(dump.epoch, Some(1), "{name}");
+            assert_eq!(dump.min_mon_release_name.as_deref(), Some("pacific"), "{name}");
+            assert_eq!(dump.quorum, [0], "{name}");
+            assert_eq!(dump.mon_host().unwrap(), format!("[v2:{ip}:3300/0,v1:{ip}:6789/0]"), "{name}");
+            assert_eq!(dump.endpoints(), [MonEndpoint { name: "a".into(), ip: ip.into(), ports: vec![3300, 6789] }], "{name}");
+            assert_eq!(dump.fsid.as_deref().map(str::len), Some(36), "{name}");
+        }
+    }
 
     #[test]
     fn mon_host_matches_the_runbook_conf_line() {

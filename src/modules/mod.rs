@@ -8,6 +8,11 @@
 
 pub mod args;
 mod assert;
+mod ceph_auth;
+mod ceph_cli;
+mod ceph_conf;
+mod ceph_mon_info;
+mod ceph_pool;
 mod command;
 pub use command::split_words;
 mod copy;
@@ -19,6 +24,15 @@ mod iptables_dnat;
 mod ipvs;
 mod lineinfile;
 pub mod netfilter;
+mod rbd_chain;
+mod rbd_feature;
+mod rbd_image;
+mod rbd_migration;
+mod rbd_mirror_daemon;
+mod rbd_mirror_image;
+mod rbd_mirror_peer;
+mod rbd_mirror_pool;
+mod rbd_mirror_wait;
 pub mod remote_file;
 mod set_fact;
 mod sysctl;
@@ -53,6 +67,19 @@ const REGISTRY: &[(&str, &[&str])] = &[
     ("ufw", &["community.general.ufw"]),
     ("sysctl", &["ansible.posix.sysctl"]),
     ("ping", &["ansible.builtin.ping"]),
+    ("ceph_pool", &[]),
+    ("ceph_auth", &[]),
+    ("rbd_mirror_pool", &[]),
+    ("rbd_mirror_peer", &[]),
+    ("rbd_feature", &[]),
+    ("rbd_mirror_image", &[]),
+    ("rbd_mirror_daemon", &[]),
+    ("rbd_mirror_wait", &[]),
+    ("rbd_image", &[]),
+    ("rbd_migration", &[]),
+    ("rbd_chain", &[]),
+    ("ceph_mon_info", &[]),
+    ("ceph_conf", &[]),
 ];
 
 /// Canonical module name for a task key: `copy`, `ansible.builtin.copy` -> `copy`.
@@ -311,6 +338,32 @@ pub enum ModuleCall {
     Sysctl(sysctl::SysctlModule),
     /// `meta` (only `noop`, `flush_handlers` and `end_host`/`end_play` are understood by the executor)
     Meta(String),
+    /// `ceph_pool` (a pool that must exist on the cluster; created on request)
+    CephPool(ceph_pool::CephPoolModule),
+    /// `ceph_auth` (a CephX user with caps, its keyring)
+    CephAuth(ceph_auth::CephAuthModule),
+    /// `rbd_mirror_pool` (a pool's mirror mode and site name)
+    RbdMirrorPool(rbd_mirror_pool::RbdMirrorPoolModule),
+    /// `rbd_mirror_peer` (bootstrap create/import, peer removal)
+    RbdMirrorPeer(rbd_mirror_peer::RbdMirrorPeerModule),
+    /// `rbd_feature` (image features on or off)
+    RbdFeature(rbd_feature::RbdFeatureModule),
+    /// `rbd_mirror_image` (mirroring of one image; demote, promote, resync, snapshot)
+    RbdMirrorImage(rbd_mirror_image::RbdMirrorImageModule),
+    /// `rbd_mirror_daemon` (the rbd-mirror daemon: cephadm, systemd or a tracked process)
+    RbdMirrorDaemon(rbd_mirror_daemon::RbdMirrorDaemonModule),
+    /// `rbd_mirror_wait` (wait on the target until images are in sync)
+    RbdMirrorWait(rbd_mirror_wait::RbdMirrorWaitModule),
+    /// `rbd_image` (rename, trash, restore)
+    RbdImage(rbd_image::RbdImageModule),
+    /// `rbd_migration` (prepare, execute, commit, abort)
+    RbdMigration(rbd_migration::RbdMigrationModule),
+    /// `rbd_chain` (read-only: clone chains, root first, and pool modes)
+    RbdChain(rbd_chain::RbdChainModule),
+    /// `ceph_mon_info` (read-only: fsid and mon_host of a cluster)
+    CephMonInfo(ceph_mon_info::CephMonInfoModule),
+    /// `ceph_conf` (a cluster's conf and keyring under /etc/ceph)
+    CephConf(ceph_conf::CephConfModule),
 }
 
 impl ModuleCall {
@@ -334,6 +387,19 @@ impl ModuleCall {
             "ipvs" => ModuleCall::Ipvs(ipvs::IpvsModule::from_args(args)?),
             "ufw" => ModuleCall::Ufw(ufw::UfwModule::from_args(args)?),
             "sysctl" => ModuleCall::Sysctl(sysctl::SysctlModule::from_args(args)?),
+            "ceph_pool" => ModuleCall::CephPool(ceph_pool::CephPoolModule::from_args(args)?),
+            "ceph_auth" => ModuleCall::CephAuth(ceph_auth::CephAuthModule::from_args(args)?),
+            "rbd_mirror_pool" => ModuleCall::RbdMirrorPool(rbd_mirror_pool::RbdMirrorPoolModule::from_args(args)?),
+            "rbd_mirror_peer" => ModuleCall::RbdMirrorPeer(rbd_mirror_peer::RbdMirrorPeerModule::from_args(args)?),
+            "rbd_feature" => ModuleCall::RbdFeature(rbd_feature::RbdFeatureModule::from_args(args)?),
+            "rbd_mirror_image" => ModuleCall::RbdMirrorImage(rbd_mirror_image::RbdMirrorImageModule::from_args(args)?),
+            "rbd_mirror_daemon" => ModuleCall::RbdMirrorDaemon(rbd_mirror_daemon::RbdMirrorDaemonModule::from_args(args)?),
+            "rbd_mirror_wait" => ModuleCall::RbdMirrorWait(rbd_mirror_wait::RbdMirrorWaitModule::from_args(args)?),
+            "rbd_image" => ModuleCall::RbdImage(rbd_image::RbdImageModule::from_args(args)?),
+            "rbd_migration" => ModuleCall::RbdMigration(rbd_migration::RbdMigrationModule::from_args(args)?),
+            "rbd_chain" => ModuleCall::RbdChain(rbd_chain::RbdChainModule::from_args(args)?),
+            "ceph_mon_info" => ModuleCall::CephMonInfo(ceph_mon_info::CephMonInfoModule::from_args(args)?),
+            "ceph_conf" => ModuleCall::CephConf(ceph_conf::CephConfModule::from_args(args)?),
             "meta" => {
                 let action = args.get("_raw_params").and_then(Value::as_str).or_else(|| args.as_str()).unwrap_or("").trim().to_string();
                 if !matches!(action.as_str(), "noop" | "flush_handlers" | "end_host" | "end_play" | "clear_host_errors") {
@@ -379,6 +445,19 @@ impl ModuleCall {
             ModuleCall::Ipvs(m) => run_stateful(m, cx).await,
             ModuleCall::Ufw(m) => run_stateful(m, cx).await,
             ModuleCall::Sysctl(m) => run_stateful(m, cx).await,
+            ModuleCall::CephPool(m) => ceph_cli::run(m, cx).await,
+            ModuleCall::CephAuth(m) => ceph_cli::run(m, cx).await,
+            ModuleCall::RbdMirrorPool(m) => ceph_cli::run(m, cx).await,
+            ModuleCall::RbdMirrorPeer(m) => m.run(cx).await,
+            ModuleCall::RbdFeature(m) => ceph_cli::run(m, cx).await,
+            ModuleCall::RbdMirrorImage(m) => ceph_cli::run(m, cx).await,
+            ModuleCall::RbdMirrorDaemon(m) => ceph_cli::run(m, cx).await,
+            ModuleCall::RbdMirrorWait(m) => m.run(cx).await,
+            ModuleCall::RbdImage(m) => ceph_cli::run(m, cx).await,
+            ModuleCall::RbdMigration(m) => ceph_cli::run(m, cx).await,
+            ModuleCall::RbdChain(m) => m.run(cx).await,
+            ModuleCall::CephMonInfo(m) => m.run(cx).await,
+            ModuleCall::CephConf(m) => m.run(cx).await,
         }
     }
 }

@@ -354,7 +354,14 @@ async fn run_inner<M: CephModule>(m: &M, cx: &ModuleContext<'_>) -> Result<Modul
     // A one-shot request (resync) may make the object vanish for a while:
     // nothing to verify, and nothing to observe again.
     if !m.converges() {
-        return Ok(ModuleOutput { changed: true, msg: summary, result: m.report(&before, None), secrets: m.secrets(&before, None), diffs, ..Default::default() });
+        return Ok(ModuleOutput {
+            changed: true,
+            msg: summary,
+            result: m.report(&before, None),
+            secrets: m.secrets(&before, None),
+            diffs,
+            ..Default::default()
+        });
     }
     let after = m.observe(cx).await?;
     let left = m.plan(&after).map_err(ModuleError::Failed)?;

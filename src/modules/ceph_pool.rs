@@ -74,17 +74,18 @@ impl CephPoolModule {
     }
 }
 
+/// Pool names from `ceph osd pool ls --format json`.
+fn parse_pool_ls(text: &str) -> Result<Vec<String>, String> {
+    Ok(ceph_cli::json_array("ceph osd pool ls", text)?.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+}
+
 impl StatefulModule for CephPoolModule {
     type State = PoolState;
 
     async fn observe(&self, cx: &ModuleContext<'_>) -> Result<PoolState, ModuleError> {
         let ls = self.cluster.ceph(["osd", "pool", "ls", "--format", "json"]);
         let text = ceph_cli::observe_text(cx, &ls).await?;
-        let pools: Vec<String> = ceph_cli::json_array("ceph osd pool ls", &text)
-            .map_err(|e| ceph_cli::parse_failure(&ls, &text, &e))?
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
+        let pools = parse_pool_ls(&text).map_err(|e| ceph_cli::parse_failure(&ls, &text, &e))?;
         let mut st = PoolState { pools, ..Default::default() };
         if st.exists(&self.name) {
             let app = self.cluster.ceph(["osd", "pool", "application", "get", &self.name, "--format", "json"]);
@@ -164,6 +165,13 @@ mod tests {
 
     fn state(pools: &[&str], apps: &[&str]) -> PoolState {
         PoolState { pools: pools.iter().map(|s| s.to_string()).collect(), applications: apps.iter().map(|s| s.to_string()).collect(), pg_num: Some(16) }
+    }
+
+    #[test]
+    fn real_pool_listing() {
+        let pools = parse_pool_ls(include_str!("../../tests/fixtures/ceph/cli/site-a.osd-pool-ls.json")).unwrap();
+        assert_eq!(pools, ["device_health_metrics", "scratch"]);
+        assert!(parse_pool_ls("pools: none").is_err());
     }
 
     #[test]

@@ -101,7 +101,8 @@ impl RbdImageModule {
         let action = match a.action.0.trim() {
             verb @ ("rename" | "replace") => {
                 let src = image.ok_or_else(|| arg_err(MODULE, "image", format!("`{verb}` needs `image` (pool/name) and `dest`")))?;
-                let dest_text = a.dest.as_ref().ok_or_else(|| arg_err(MODULE, "dest", format!("`{verb}` needs `dest` (a name, or pool/name in the same pool)")))?;
+                let dest_text =
+                    a.dest.as_ref().ok_or_else(|| arg_err(MODULE, "dest", format!("`{verb}` needs `dest` (a name, or pool/name in the same pool)")))?;
                 let dest = if dest_text.0.contains('/') {
                     ceph_cli::image_spec(MODULE, "dest", dest_text)?
                 } else {
@@ -171,7 +172,11 @@ impl RbdImageModule {
             return Err(Failure::msg(format!("{image} is in use by {} (rbd status): stop the VM or unmap it first, or set `force: true`", who.join(", "))));
         }
         let note = if watchers.is_empty() { String::new() } else { format!(" although {} client(s) still watch it (force)", watchers.len()) };
-        Ok(vec![Change { summary: format!("move {image} to the trash{note}"), commands: vec![self.cluster.rbd(["trash", "mv", &image.to_string()])], diff: None }])
+        Ok(vec![Change {
+            summary: format!("move {image} to the trash{note}"),
+            commands: vec![self.cluster.rbd(["trash", "mv", &image.to_string()])],
+            diff: None,
+        }])
     }
 
     /// The restore target's name and whether it exists as an image.

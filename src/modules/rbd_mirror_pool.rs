@@ -156,20 +156,26 @@ impl RbdMirrorPoolModule {
     }
 }
 
+/// `(clone, parent)` for every image head with a parent in `rbd ls -l --format json POOL`.
+fn clones_of(pool: &str, text: &str) -> Result<Vec<(ImageSpec, ImageSpec)>, String> {
+    let rows = ceph_cli::json_array("rbd ls -l", text)?;
+    // Image heads are the rows without `snapshot`.
+    let mut clones = Vec::new();
+    for row in rows.iter().filter(|r| r.get("snapshot").is_none()) {
+        let (Some(name), Some(parent)) = (ceph_cli::str_field(row, "image"), row.get("parent")) else { continue };
+        let (Some(pp), Some(pi)) = (ceph_cli::str_field(parent, "pool"), ceph_cli::str_field(parent, "image")) else { continue };
+        let ns = ceph_cli::str_field(parent, "pool_namespace").unwrap_or_default();
+        clones.push((ImageSpec::new(pool, name), ImageSpec::with_namespace(pp, ns, pi)));
+    }
+    Ok(clones)
+}
+
 /// The clones that would break a switch of `pool` to pool mode, from
 /// `rbd ls -l` and `rbd info` of the parents (and of the suspicious clones).
 async fn find_blockers(m: &RbdMirrorPoolModule, cx: &ModuleContext<'_>) -> Result<Vec<Blocker>, ModuleError> {
     let ls = m.cluster.rbd(["ls", "-l", "--format", "json", m.pool.as_str()]);
     let text = ceph_cli::observe_text(cx, &ls).await?;
-    let rows = ceph_cli::json_array("rbd ls -l", &text).map_err(|e| ceph_cli::parse_failure(&ls, &text, &e))?;
-    // Image heads (rows without `snapshot`) that have a parent.
-    let mut clones: Vec<(ImageSpec, ImageSpec)> = Vec::new();
-    for row in rows.iter().filter(|r| r.get("snapshot").is_none()) {
-        let (Some(name), Some(parent)) = (ceph_cli::str_field(row, "image"), row.get("parent")) else { continue };
-        let (Some(pp), Some(pi)) = (ceph_cli::str_field(parent, "pool"), ceph_cli::str_field(parent, "image")) else { continue };
-        let ns = ceph_cli::str_field(parent, "pool_namespace").unwrap_or_default();
-        clones.push((ImageSpec::new(m.pool.clone(), name), ImageSpec::with_namespace(pp, ns, pi)));
-    }
+    let clones = clones_of(&m.pool, &text).map_err(|e| ceph_cli::parse_failure(&ls, &text, &e))?;
     let mut parents: BTreeMap<ImageSpec, ImageInfo> = BTreeMap::new();
     for (_, parent) in &clones {
         if !parents.contains_key(parent) {
@@ -312,9 +318,7 @@ impl CephModule for RbdMirrorPoolModule {
         let current = Self::current(st);
         match self.mode {
             // Peers and images are removed by earlier cleanup tasks.
-            PoolMirrorMode::Disabled if self.force => {
-                Some(self.forced_disable(st, &current).iter().map(|c| c.summary.as_str()).collect::<Vec<_>>().join("; "))
-            }
+            PoolMirrorMode::Disabled if self.force => Some(self.forced_disable(st, &current).iter().map(|c| c.summary.as_str()).collect::<Vec<_>>().join("; ")),
             PoolMirrorMode::Disabled => Some(format!("disable mirroring on pool {} (was {current} mode)", self.pool)),
             // The parents are enabled by earlier tasks (rbd_chain's steps).
             PoolMirrorMode::Pool if !st.blockers.is_empty() && current == PoolMirrorMode::Disabled => {
@@ -462,7 +466,10 @@ mod tests {
         let mut s = st(r#"{"mode":"pool","site_name":"site-a","peers":[]}"#);
         s.image_infos = vec![
             ("base".into(), info(r#"{"mirroring":{"mode":"journal","state":"enabled","primary":false}}"#)),
-            ("clone".into(), info(r#"{"parent":{"pool":"volumes","image":"base","snapshot":"s"},"mirroring":{"mode":"journal","state":"enabled","primary":true}}"#)),
+            (
+                "clone".into(),
+                info(r#"{"parent":{"pool":"volumes","image":"base","snapshot":"s"},"mirroring":{"mode":"journal","state":"enabled","primary":true}}"#),
+            ),
             ("gone".into(), info(r#"{"features":["layering"]}"#)),
         ];
         assert_eq!(
@@ -493,6 +500,15 @@ mod tests {
         let Recovery::Fail(Some(text)) = m.recover(&MirrorPoolState::default(), &change, &e) else { panic!() };
         assert!(text.contains("left pool volumes in image mode"), "{text}");
         assert_eq!(text.matches("To fix").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn clones_are_read_from_rbd_ls_l() {
+        // The lab's `rbd ls -l --format json scratch`: c1 cloned from p1@s, p1 and its snapshot.
+        let text = include_str!("../../tests/fixtures/ceph/cli/site-a.rbd-ls-l.scratch.json");
+        let clones = clones_of("scratch", text).unwrap();
+        assert_eq!(clones, [("scratch/c1".parse().unwrap(), "scratch/p1".parse().unwrap())]);
+        assert!(clones_of("scratch", "{}").is_err());
     }
 
     #[test]

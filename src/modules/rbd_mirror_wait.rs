@@ -27,9 +27,12 @@
 //! when an image never appears on the target within `appear_timeout` (rc 2:
 //! rbd-mirror cannot create it, G2), naming the unmirrored parent when the
 //! source is reachable; and at once on errors that do not heal by waiting
-//! (G5 "mirroring not enabled on the image", permissions, unreachable
-//! cluster). A demoted source (G7) or an already promoted target also ends
-//! the wait: replay is then complete up to the demotion.
+//! (permissions, unreachable cluster, and G5, "mirroring not enabled on the
+//! image" when the source's newest mirror snapshot names no peer; without
+//! that confirmation the same rc 22 is the few seconds in which rbd-mirror
+//! re-creates an image after a resync, and counts as "not there yet"). A
+//! demoted source (G7) or an already promoted target also ends the wait:
+//! replay is then complete up to the demotion.
 
 use super::args::{self, Flag, Number, OneOrMany, Text};
 use super::ceph_cli::{self, arg_err, Cluster};

@@ -167,25 +167,7 @@ impl Executor {
             }
         });
         let _ = state;
-        self.sink.emit(Event::TaskResult(TaskResult {
-            host: host.to_string(),
-            delegated_to: None,
-            task: task.display_name(),
-            module: task.module_name().to_string(),
-            status: Status::Failed,
-            changed: false,
-            msg: msg.to_string(),
-            elapsed_ms: 0,
-            item: None,
-            diff: Vec::new(),
-            rc: None,
-            command: None,
-            stdout: None,
-            stderr: None,
-            ignored: false,
-            no_log: false,
-            location: task.location.to_string(),
-        }));
+        self.sink.emit(Event::TaskResult(bare_result(task, host, Status::Failed, msg, 0, false)));
     }
 
     /// Runs `task` on `host` and records everything about it.
@@ -644,25 +626,7 @@ impl Executor {
             }
         });
         let _ = state;
-        self.sink.emit(Event::TaskResult(TaskResult {
-            host: host.to_string(),
-            delegated_to: None,
-            task: task.display_name(),
-            module: task.module_name().to_string(),
-            status: Status::Failed,
-            changed: false,
-            msg: msg.to_string(),
-            elapsed_ms: started.elapsed().as_millis() as u64,
-            item: None,
-            diff: Vec::new(),
-            rc: None,
-            command: None,
-            stdout: None,
-            stderr: None,
-            ignored: ignore,
-            no_log: false,
-            location: task.location.to_string(),
-        }));
+        self.sink.emit(Event::TaskResult(bare_result(task, host, Status::Failed, msg, started.elapsed().as_millis() as u64, ignore)));
         if ignore {
             HostOutcome::Continue
         } else {
@@ -679,25 +643,7 @@ impl Executor {
                 r.unreachable = true;
             }
         });
-        self.sink.emit(Event::TaskResult(TaskResult {
-            host: host.to_string(),
-            delegated_to: None,
-            task: task.display_name(),
-            module: task.module_name().to_string(),
-            status: Status::Unreachable,
-            changed: false,
-            msg: reason.to_string(),
-            elapsed_ms: started.elapsed().as_millis() as u64,
-            item: None,
-            diff: Vec::new(),
-            rc: None,
-            command: None,
-            stdout: None,
-            stderr: None,
-            ignored: ignore,
-            no_log: false,
-            location: task.location.to_string(),
-        }));
+        self.sink.emit(Event::TaskResult(bare_result(task, host, Status::Unreachable, reason, started.elapsed().as_millis() as u64, ignore)));
         if ignore {
             HostOutcome::Continue
         } else {
@@ -819,6 +765,29 @@ impl Executor {
         } else {
             HostOutcome::Continue
         }
+    }
+}
+
+/// A result with no module output: errors before or around the module.
+fn bare_result(task: &Task, host: &str, status: Status, msg: &str, elapsed_ms: u64, ignored: bool) -> TaskResult {
+    TaskResult {
+        host: host.to_string(),
+        delegated_to: None,
+        task: task.display_name(),
+        module: task.module_name().to_string(),
+        status,
+        changed: false,
+        msg: msg.to_string(),
+        elapsed_ms,
+        item: None,
+        diff: Vec::new(),
+        rc: None,
+        command: None,
+        stdout: None,
+        stderr: None,
+        ignored,
+        no_log: false,
+        location: task.location.to_string(),
     }
 }
 

@@ -280,13 +280,22 @@ aPawG/gq2zejFOuQ==
         }
     }
 
-    fn files() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("ferry-auth-{}", std::process::id()));
+    /// Key files in a folder of the test's own, removed when the test ends.
+    struct KeyFiles(PathBuf);
+
+    impl Drop for KeyFiles {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn files(test: &str) -> KeyFiles {
+        let dir = std::env::temp_dir().join(format!("ferry-auth-{}-{test}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("plain"), PLAIN).unwrap();
         std::fs::write(dir.join("encrypted"), ENCRYPTED).unwrap();
         std::fs::write(dir.join("plain.pub"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFx2K97Ww/xbzaQbTHJ3EzO4ytzkX9uEZuIUCuO08OeI fixture\n").unwrap();
-        dir
+        KeyFiles(dir)
     }
 
     fn named(path: PathBuf) -> Identity {
@@ -299,7 +308,8 @@ aPawG/gq2zejFOuQ==
 
     #[test]
     fn inventory_keys_must_be_usable() {
-        let dir = files();
+        let fixture = files("inventory");
+        let dir = &fixture.0;
         let keys = load_keys(&hop(vec![named(dir.join("plain"))], false)).unwrap();
         assert_eq!(keys.loaded.len(), 1);
 
@@ -314,7 +324,8 @@ aPawG/gq2zejFOuQ==
 
     #[test]
     fn config_keys_are_skipped_when_unusable_and_encrypted_ones_wait_for_the_agent() {
-        let dir = files();
+        let fixture = files("config");
+        let dir = &fixture.0;
         let ids = vec![from_config(dir.join("nope")), from_config(dir.join("plain.pub")), from_config(dir.join("plain"))];
         let keys = load_keys(&hop(ids, false)).unwrap();
         assert_eq!(keys.loaded.len(), 1);

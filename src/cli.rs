@@ -204,7 +204,7 @@ pub fn parse_extra_vars(arg: &str) -> Result<Vars, UsageError> {
             _ => Err(UsageError(format!("-e {arg}: expected a mapping"))),
         };
     }
-    let words = crate::modules_split_words(arg).map_err(|e| UsageError(format!("-e {arg}: {e}")))?;
+    let words = crate::modules::split_words(arg).map_err(|e| UsageError(format!("-e {arg}: {e}")))?;
     let mut vars = Vars::new();
     for w in words {
         let Some((k, v)) = w.split_once('=') else {

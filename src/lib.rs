@@ -15,8 +15,3 @@ pub mod run;
 pub mod template;
 pub mod transport;
 pub mod vars;
-
-/// Splits `k=v` words for `-e` like a shell would, without expansion.
-pub fn modules_split_words(line: &str) -> Result<Vec<String>, String> {
-    modules::split_words(line)
-}

@@ -75,6 +75,9 @@ pub struct Executor {
     forks: Semaphore,
     tag_filter: TagFilter,
     interrupted: Arc<AtomicBool>,
+    /// Each host's merged inventory vars: the inventory does not change during a
+    /// run, so they are merged once, not once per host per task.
+    inventory_vars: IndexMap<String, Vars>,
 }
 
 impl Executor {
@@ -83,7 +86,8 @@ impl Executor {
         let pool = ConnectionPool::new(cfg.ssh.clone(), cfg.remote_user.clone(), cfg.private_key.clone());
         let forks = Semaphore::new(cfg.forks.max(1));
         let tag_filter = TagFilter::new(&cfg.tags, &cfg.skip_tags);
-        Executor { cfg, inventory, templates, pool, sink, hosts: Mutex::new(IndexMap::new()), forks, tag_filter, interrupted }
+        let inventory_vars = inventory.hosts().map(|h| (h.name().to_string(), inventory.host_vars(h.name()))).collect();
+        Executor { cfg, inventory, templates, pool, sink, hosts: Mutex::new(IndexMap::new()), forks, tag_filter, interrupted, inventory_vars }
     }
 
     /// Runs every play of every playbook in order and returns the recap.
@@ -201,6 +205,11 @@ impl Executor {
             }
         }
         false
+    }
+
+    /// `host`'s merged inventory vars (implicit hosts such as localhost are merged on demand).
+    fn inventory_vars(&self, host: &str) -> Vars {
+        self.inventory_vars.get(host).cloned().unwrap_or_else(|| self.inventory.host_vars(host))
     }
 
     fn host_failed_or_unreachable(&self, host: &str) -> bool {

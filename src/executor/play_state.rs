@@ -25,6 +25,7 @@ pub struct PlayState<'p> {
     /// The playbook's folder (`playbook_dir`).
     pub playbook_dir: PathBuf,
     shared: RwLock<Option<Arc<SharedContext>>>,
+    live: RwLock<Arc<Vec<String>>>,
     notified: Mutex<IndexMap<String, IndexSet<String>>>,
     ended_hosts: Mutex<HashSet<String>>,
     aborted: AtomicBool,
@@ -41,6 +42,7 @@ impl<'p> PlayState<'p> {
             search_dirs,
             playbook_dir,
             shared: RwLock::new(None),
+            live: RwLock::new(Arc::new(Vec::new())),
             notified: Mutex::new(IndexMap::new()),
             ended_hosts: Mutex::new(HashSet::new()),
             aborted: AtomicBool::new(false),
@@ -63,6 +65,18 @@ impl<'p> PlayState<'p> {
     pub fn invalidate_shared(&self) {
         if let Ok(mut s) = self.shared.write() {
             *s = None;
+        }
+    }
+
+    /// Hosts of the batch still in the play (`ansible_play_hosts`), as of the current task.
+    pub fn live_hosts(&self) -> Arc<Vec<String>> {
+        self.live.read().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Sets [`live_hosts`](Self::live_hosts); done once per task, not once per host.
+    pub fn set_live_hosts(&self, hosts: Vec<String>) {
+        if let Ok(mut l) = self.live.write() {
+            *l = Arc::new(hosts);
         }
     }
 

@@ -1,7 +1,6 @@
 //! One task on one host: variables, `when`, `loop`, delegation, the module,
 //! `retries`/`until`, `changed_when`/`failed_when`, `register`, the result event.
 
-use super::connections::ConnectionSpec;
 use super::play_state::PlayState;
 use super::walk::Inherited;
 use super::Executor;
@@ -51,7 +50,7 @@ impl Executor {
     /// play vars/vars_files, block vars, task vars, facts/registered, extra vars,
     /// then the magic variables.
     pub(super) fn task_vars(&self, state: &PlayState<'_>, host: &str, inh: &Inherited, task: &Task) -> Vars {
-        let mut vars = self.inventory.host_vars(host);
+        let mut vars = self.inventory_vars(host);
         crate::vars::overlay(&mut vars, &state.vars);
         crate::vars::overlay(&mut vars, &inh.vars);
         crate::vars::overlay(&mut vars, &task.vars);
@@ -64,7 +63,7 @@ impl Executor {
         vars.insert("inventory_hostname_short".into(), Value::from(host.split('.').next().unwrap_or(host)));
         vars.insert("group_names".into(), strs(&self.inventory.group_names(host)));
         vars.insert("ansible_play_hosts_all".into(), strs(&state.all_hosts));
-        let live: Vec<String> = state.batch.iter().filter(|h| !self.host_failed_or_unreachable(h)).cloned().collect();
+        let live = state.live_hosts();
         vars.insert("ansible_play_hosts".into(), strs(&live));
         vars.insert("play_hosts".into(), strs(&live));
         vars.insert("ansible_play_batch".into(), strs(&live));
@@ -144,7 +143,7 @@ impl Executor {
                 let facts: indexmap::IndexMap<String, Vars> =
                     self.hosts.lock().map(|t| t.iter().map(|(k, v)| (k.clone(), v.facts.clone())).collect()).unwrap_or_default();
                 for h in self.inventory.hosts() {
-                    let mut v = self.inventory.host_vars(h.name());
+                    let mut v = self.inventory_vars(h.name());
                     if let Some(f) = facts.get(h.name()) {
                         crate::vars::overlay(&mut v, f);
                     }
@@ -478,26 +477,22 @@ impl Executor {
             &controller_conn
         } else {
             let target = delegate.clone().unwrap_or_else(|| host.to_string());
-            let implicit_local = delegate.is_some() && self.inventory.host(&target).is_none() && matches!(target.as_str(), "localhost" | "127.0.0.1" | "::1");
-            let target_vars = if delegate.is_some() {
-                if self.inventory.host(&target).is_some() {
-                    let mut tv = self.inventory.host_vars(&target);
+            // The inventory answers for `localhost` (Ansible's implicit localhost,
+            // `ansible_connection: local`), so a delegate is either a host or an error.
+            let target_vars = match (&delegate, self.inventory.host(&target)) {
+                (None, _) => vars.clone(),
+                (Some(_), Some(_)) => {
+                    let mut tv = self.inventory_vars(&target);
                     self.resolve_nested_templates(state, &mut tv);
                     tv
-                } else {
-                    Vars::new()
                 }
-            } else {
-                vars.clone()
+                (Some(_), None) => return Ok(Err(format!("delegate_to `{target}` is not a host of the inventory"))),
             };
-            let force_local = implicit_local || state.play.connection.as_deref() == Some("local");
+            let force_local = state.play.connection.as_deref() == Some("local");
             let spec = match self.pool.spec_for(&target, &target_vars, force_local) {
                 Ok(s) => s,
                 Err(e) => return Ok(Err(e.to_string())),
             };
-            if delegate.is_some() && self.inventory.host(&target).is_none() && matches!(spec, ConnectionSpec::Ssh(_)) && !implicit_local {
-                return Ok(Err(format!("delegate_to `{target}` is not a host of the inventory")));
-            }
             match self.pool.get(&target, &spec).await {
                 Ok(c) => {
                     remote_conn = c;

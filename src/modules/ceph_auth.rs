@@ -301,14 +301,9 @@ mod tests {
 
     fn file(kind: Kind, content: Option<&str>, mode: u32) -> FileState {
         FileState {
-            path: "/etc/ceph/site-b.client.rbd-mirror.site-b.keyring".into(),
-            kind,
             mode: Some(mode),
-            owner: None,
-            group: None,
-            sha256: None,
-            link_target: None,
             content: content.map(|c| c.as_bytes().to_vec()),
+            ..FileState::bare("/etc/ceph/site-b.client.rbd-mirror.site-b.keyring", kind)
         }
     }
 

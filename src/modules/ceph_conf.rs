@@ -270,7 +270,7 @@ mod tests {
     use serde_json::json;
 
     fn state(kind: Kind, sha: Option<String>, mode: u32) -> FileState {
-        FileState { path: String::new(), kind, mode: Some(mode), owner: None, group: None, sha256: sha, link_target: None, content: None }
+        FileState { mode: Some(mode), sha256: sha, ..FileState::bare("", kind) }
     }
 
     fn files() -> ConfFiles {

@@ -75,7 +75,7 @@ impl FileModule {
 
     /// The state a freshly created object will have, so attributes are planned in the same run.
     fn fresh(&self, kind: Kind) -> FileState {
-        FileState { path: self.path.0.clone(), kind, mode: None, owner: None, group: None, sha256: None, link_target: None, content: None }
+        FileState::bare(&self.path.0, kind)
     }
 }
 

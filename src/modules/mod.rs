@@ -131,9 +131,15 @@ pub struct ModuleContext<'a> {
 impl ModuleContext<'_> {
     /// Runs one command on the host with the task's environment.
     pub async fn run(&self, cmd: &RemoteCommand) -> Result<CommandOutput, ModuleError> {
+        self.run_for(cmd, self.timeout).await
+    }
+
+    /// Like [`run`](Self::run), for a command that waits on purpose longer than
+    /// the task's timeout (`wait_for`'s own deadline).
+    pub async fn run_for(&self, cmd: &RemoteCommand, timeout: Duration) -> Result<CommandOutput, ModuleError> {
         let mut cmd = cmd.clone();
         cmd.env.extend(self.env.iter().cloned());
-        self.conn.run(&cmd, self.timeout).await.map_err(ModuleError::Transport)
+        self.conn.run(&cmd, timeout).await.map_err(ModuleError::Transport)
     }
 
     /// Runs a read-only command that must succeed; a failure names the command.

@@ -544,8 +544,7 @@ mod tests {
         let cmds: Vec<String> = s.plan(&st).unwrap().iter().flat_map(|c| c.commands.iter().map(ToString::to_string)).collect();
         assert_eq!(cmds, ["systemctl enable ceph-rbd-mirror@admin", "systemctl start ceph-rbd-mirror@admin"]);
         let other = module(json!({"mode": "systemd", "daemon_id": "admin", "cluster": "site-b"}));
-        let absent =
-            FileState { path: String::new(), kind: Kind::Absent, mode: None, owner: None, group: None, sha256: None, link_target: None, content: None };
+        let absent = FileState::bare("", Kind::Absent);
         let st = DaemonState::Systemd { active: "active".into(), enabled: "enabled".into(), dropin: Some(absent) };
         let summaries: Vec<String> = other.plan(&st).unwrap().iter().map(|c| c.summary.clone()).collect();
         assert_eq!(summaries, ["make ceph-rbd-mirror@admin run --cluster site-b (systemd drop-in)", "restart ceph-rbd-mirror@admin"]);

@@ -42,6 +42,13 @@ pub struct FileState {
     pub content: Option<Vec<u8>>,
 }
 
+impl FileState {
+    /// `path` as a `kind` with nothing else known: what a fresh or absent object looks like.
+    pub fn bare(path: &str, kind: Kind) -> Self {
+        FileState { path: path.to_string(), kind, mode: None, owner: None, group: None, sha256: None, link_target: None, content: None }
+    }
+}
+
 /// Files larger than this are not fetched for diffs or lineinfile.
 pub const CONTENT_LIMIT: u64 = 8 * 1024 * 1024;
 
@@ -87,7 +94,7 @@ fn parse_observation(path: &str, stdout: &str, want_content: bool) -> Option<Fil
         "other" => Kind::Other,
         _ => return None,
     };
-    let mut st = FileState { path: path.to_string(), kind: kind.clone(), mode: None, owner: None, group: None, sha256: None, link_target: None, content: None };
+    let mut st = FileState::bare(path, kind.clone());
     if kind == Kind::Absent {
         return Some(st);
     }

@@ -257,16 +257,8 @@ mod tests {
     }
 
     fn file(content: Option<&str>) -> FileState {
-        FileState {
-            path: DEFAULT_FILE.into(),
-            kind: if content.is_some() { Kind::File } else { Kind::Absent },
-            mode: None,
-            owner: None,
-            group: None,
-            sha256: None,
-            link_target: None,
-            content: content.map(|c| c.as_bytes().to_vec()),
-        }
+        let kind = if content.is_some() { Kind::File } else { Kind::Absent };
+        FileState { content: content.map(|c| c.as_bytes().to_vec()), ..FileState::bare(DEFAULT_FILE, kind) }
     }
 
     #[test]

@@ -79,9 +79,7 @@ impl WaitForModule {
             self.search_regex.as_ref().map(|r| r.0.clone()).unwrap_or_default(),
         ]);
         let started = std::time::Instant::now();
-        let mut with_env = cmd.clone();
-        with_env.env.extend(cx.env.iter().cloned());
-        let out = cx.conn.run(&with_env, Duration::from_secs_f64(timeout + 30.0)).await.map_err(ModuleError::Transport)?;
+        let out = cx.run_for(&cmd, Duration::from_secs_f64(timeout + 30.0)).await?;
         let what = if kind == "port" { format!("{target}:{port}") } else { target.clone() };
         let mut result = serde_json::Map::new();
         result.insert("elapsed".into(), started.elapsed().as_secs().into());

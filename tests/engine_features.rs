@@ -108,8 +108,12 @@ fn every_host_is_configured(lab: &Lab) {
         assert_eq!(file(lab, &host, "rescued"), "rescued\n");
         assert!(!lab.exists(&host, &format!("{BASE}/never")), "the task after the failure ran on {host}");
         assert_eq!(file(lab, &host, "included"), format!("included on {host}\n"));
+        assert_eq!(file(lab, &host, "steps"), "one first\none second\ntwo first\n", "include_tasks with loop, item by item, on {host}");
         assert_eq!(file(lab, &host, "handler.log"), "restarted\n", "handler ran once, after the last task, on {host}");
         assert_eq!(file(lab, &host, "serial"), format!("batch member {host}\n"));
+        // meta: end_play ends that play only, in every batch; the next play runs.
+        assert!(!lab.exists(&host, &format!("{BASE}/after-end-play")), "a task after end_play ran on {host}");
+        assert_eq!(file(lab, &host, "next-play"), format!("next play on {host}\n"));
     }
 }
 

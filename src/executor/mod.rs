@@ -191,8 +191,12 @@ impl Executor {
                 }
             }
             self.flush_handlers(&state).await;
-            if state.aborted() {
+            if state.fatal() {
                 return true;
+            }
+            if state.aborted() {
+                // end_play: no further batch of this play; the next play runs.
+                break;
             }
             if let Some(pct) = play.max_fail_percentage {
                 let failed = batch.iter().filter(|h| self.host_failed_or_unreachable(h)).count();

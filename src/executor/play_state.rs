@@ -29,6 +29,8 @@ pub struct PlayState<'p> {
     notified: Mutex<IndexMap<String, IndexSet<String>>>,
     ended_hosts: Mutex<HashSet<String>>,
     aborted: AtomicBool,
+    /// `meta: end_play`: this play stops, the next one runs.
+    ended: AtomicBool,
 }
 
 impl<'p> PlayState<'p> {
@@ -46,6 +48,7 @@ impl<'p> PlayState<'p> {
             notified: Mutex::new(IndexMap::new()),
             ended_hosts: Mutex::new(HashSet::new()),
             aborted: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
         }
     }
 
@@ -104,13 +107,25 @@ impl<'p> PlayState<'p> {
         self.ended_hosts.lock().map(|e| e.contains(host)).unwrap_or(false)
     }
 
-    /// Stops the play for every host (`end_play`, `any_errors_fatal`, max_fail_percentage).
+    /// Stops the play for every host, and the run with it (`any_errors_fatal`).
     pub fn abort(&self) {
         self.aborted.store(true, Ordering::SeqCst);
     }
 
-    /// True after [`abort`](Self::abort).
+    /// Stops the play for every host; the run goes on with the next play
+    /// (`meta: end_play`, as in Ansible).
+    pub fn end_play(&self) {
+        self.ended.store(true, Ordering::SeqCst);
+    }
+
+    /// True when no further task of this play may start ([`abort`](Self::abort)
+    /// or [`end_play`](Self::end_play)).
     pub fn aborted(&self) -> bool {
+        self.aborted.load(Ordering::SeqCst) || self.ended.load(Ordering::SeqCst)
+    }
+
+    /// True after [`abort`](Self::abort): the run stops after this play.
+    pub fn fatal(&self) -> bool {
         self.aborted.load(Ordering::SeqCst)
     }
 }

@@ -279,7 +279,7 @@ impl Executor {
         }
     }
 
-    fn loop_items(&self, spec: &Value, ctx: &minijinja::Value) -> Result<Vec<Value>, String> {
+    pub(super) fn loop_items(&self, spec: &Value, ctx: &minijinja::Value) -> Result<Vec<Value>, String> {
         let rendered = match spec {
             Value::String(s) => {
                 let v = self.templates.render_value(&Value::String(s.clone()), ctx).map_err(|e| e.to_string())?;
@@ -588,7 +588,7 @@ impl Executor {
                 ok("host ended its play")
             }
             "end_play" => {
-                state.abort();
+                state.end_play();
                 ok("play ended")
             }
             "flush_handlers" => {

@@ -6,8 +6,18 @@ use super::task_run::HostOutcome;
 use super::Executor;
 use crate::playbook::{Task, TaskKind};
 use crate::report::Event;
-use crate::vars::Vars;
+use crate::vars::{Value, Vars};
 use futures::future::BoxFuture;
+
+/// The hosts that include one file for one loop item.
+struct IncludeGroup {
+    /// The item's position in the loop (0 without a loop).
+    index: usize,
+    path: std::path::PathBuf,
+    /// The loop variable and its value.
+    item: Option<(String, Value)>,
+    hosts: Vec<String>,
+}
 
 /// What enclosing blocks pass down to their tasks.
 #[derive(Debug, Clone, Default)]
@@ -109,42 +119,82 @@ impl Executor {
         still_failed
     }
 
+    /// `include_tasks`, once per host (and per `loop` item, items in order, each
+    /// with its `item` visible to the included tasks and their `when`).
     async fn run_include(&self, state: &PlayState<'_>, task: &Task, active: &[String], inh: &Inherited) -> Vec<String> {
         let TaskKind::IncludeTasks { file, base_dir } = &task.kind else { return Vec::new() };
         if !self.tag_filter.selects(&task.tags) {
             return Vec::new();
         }
-        // Hosts may render the file name differently: group them by file.
-        let mut groups: indexmap::IndexMap<std::path::PathBuf, Vec<String>> = indexmap::IndexMap::new();
+        let loop_var = task.loop_control.loop_var.clone().unwrap_or_else(|| "item".into());
+        // Hosts may render the file name differently, and loop over different
+        // items: group them by (item position, file, item), run in that order.
+        let mut groups: Vec<IncludeGroup> = Vec::new();
         let mut failed = Vec::new();
         for h in active {
-            let vars = self.task_vars(state, h, inh, task);
-            let ctx = self.context_for(state, &vars);
-            let when_ok = inh.when.iter().chain(task.when.iter()).try_fold(true, |acc, c| self.templates.eval_condition(c, &ctx).map(|b| acc && b));
-            match when_ok {
-                Ok(false) => continue,
-                Ok(true) => {}
-                Err(e) => {
-                    self.fail_host_msg(state, task, h, &format!("condition could not be evaluated: {e}"), inh);
-                    failed.push(h.clone());
-                    continue;
+            let mut vars = self.task_vars(state, h, inh, task);
+            let items: Vec<Option<Value>> = match &task.loop_items {
+                None => vec![None],
+                Some(spec) => match self.loop_items(spec, &self.context_for(state, &vars)) {
+                    Ok(items) => items.into_iter().map(Some).collect(),
+                    Err(e) => {
+                        self.fail_host_msg(state, task, h, &format!("loop: {e}"), inh);
+                        failed.push(h.clone());
+                        continue;
+                    }
+                },
+            };
+            for (index, item) in items.into_iter().enumerate() {
+                if let Some(item) = &item {
+                    vars.insert(loop_var.clone(), item.clone());
+                    if let Some(iv) = &task.loop_control.index_var {
+                        vars.insert(iv.clone(), Value::from(index));
+                    }
                 }
-            }
-            match self.templates.render_str(file, &ctx) {
-                Ok(name) => groups.entry(base_dir.join(name)).or_default().push(h.clone()),
-                Err(e) => {
-                    self.fail_host_msg(state, task, h, &format!("include_tasks file name: {e}"), inh);
-                    failed.push(h.clone());
+                let ctx = self.context_for(state, &vars);
+                let when_ok = inh.when.iter().chain(task.when.iter()).try_fold(true, |acc, c| self.templates.eval_condition(c, &ctx).map(|b| acc && b));
+                match when_ok {
+                    Ok(false) => continue,
+                    Ok(true) => {}
+                    Err(e) => {
+                        self.fail_host_msg(state, task, h, &format!("condition could not be evaluated: {e}"), inh);
+                        failed.push(h.clone());
+                        break;
+                    }
+                }
+                match self.templates.render_str(file, &ctx) {
+                    Ok(name) => {
+                        let path = base_dir.join(name);
+                        let item = item.map(|v| (loop_var.clone(), v));
+                        match groups.iter_mut().find(|g| g.index == index && g.path == path && g.item == item) {
+                            Some(g) => g.hosts.push(h.clone()),
+                            None => groups.push(IncludeGroup { index, path, item, hosts: vec![h.clone()] }),
+                        }
+                    }
+                    Err(e) => {
+                        self.fail_host_msg(state, task, h, &format!("include_tasks file name: {e}"), inh);
+                        failed.push(h.clone());
+                        break;
+                    }
                 }
             }
         }
-        for (path, hosts) in groups {
+        groups.sort_by_key(|g| g.index);
+        for IncludeGroup { path, item, mut hosts, .. } in groups {
+            // A host that failed on an earlier item goes no further.
+            hosts.retain(|h| !failed.contains(h) && !state.host_ended(h) && !self.host_unreachable(h));
+            if hosts.is_empty() || state.aborted() || self.is_interrupted() {
+                continue;
+            }
             match crate::playbook::load_task_file(&path) {
                 Ok(mut tasks) => {
                     for t in &mut tasks {
                         t.tags.extend(task.tags.iter().cloned());
                     }
-                    let child = inh.child(task, inh.rescuable);
+                    let mut child = inh.child(task, inh.rescuable);
+                    if let Some((name, value)) = item {
+                        child.vars.insert(name, value);
+                    }
                     let f = self.walk(state, &tasks, hosts, &child).await;
                     failed.extend(f);
                 }

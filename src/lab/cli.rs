@@ -1,10 +1,15 @@
 //! `ferry lab ...`: the lab's command-line face. `ferry lab up|down|status` drive
-//! the two-site network lab ([`TwoSiteLab`]); `ferry lab hosts up|down` brings a
-//! bare SSH lab up or down (benchmarks, manual rehearsal).
+//! the two-site lab ([`TwoSiteLab`], with Ceph on both sites unless `--no-ceph`);
+//! `ferry lab demo` rehearses a whole migration on it ([`super::demo`]);
+//! `ferry lab hosts up|down` brings a bare SSH lab up or down (benchmarks,
+//! manual rehearsal).
 
 use std::io::Write;
 use std::path::PathBuf;
 
+use std::time::Instant;
+
+use super::ceph::ensure_packages;
 use super::error::LabError;
 use super::registry::{self, LabRecord};
 use super::{SshLab, SshLabConfig, TwoSiteLab, TwoSiteLabConfig};
@@ -12,21 +17,34 @@ use super::{SshLab, SshLabConfig, TwoSiteLab, TwoSiteLabConfig};
 /// Usage of `ferry lab`, for the CLI's help text.
 pub const USAGE: &str = "\
 usage: ferry lab up [--name NAME] [--dir DIR] [--net A.B.C] [--sources N] [--targets M]
-                    [--tool FILE]... [--inventory FILE]
+                    [--tool FILE]... [--inventory FILE] [--no-ceph] [--project DIR]
+       ferry lab demo [the same options as up]
+       ferry lab verify [--name NAME] [--project DIR]
        ferry lab down [--name NAME]
        ferry lab status [--name NAME]
        ferry lab hosts up|down ...   (a bare SSH lab: ferry lab hosts --help)
-  up      the two-site network lab, left running: N source and M target nodes, each in
-          its own network namespace with its own sshd on the management net A.B.C.0/24,
+  up      the two-site lab, left running (run as root): N source and M target nodes, each
+          in its own network namespace with its own sshd on the management net A.B.C.0/24,
           a source LAN 10.C.1.0/24, a target LAN 10.C.2.0/24 and a WAN with public
           addresses in 198.51.100.0/24 (sources) and 203.0.113.0/24 (targets); no
-          default routes. Defaults: --name lab --dir /tmp/ferry-lab --net 172.31.250
-          --sources 3 --targets 3, the lab inventories/lab.yml describes. Writes
-          DIR/inventory.yml (and FILE), DIR/ssh_config, DIR/known_hosts, DIR/id_ed25519.
+          default routes. Then a real Ceph cluster per site (site-src on src-node1,
+          site-dst on dst-node1, bound to their LAN addresses) seeded with the
+          rehearsal's volumes by playbooks/lab/ceph-seed.yml. Installs the Debian
+          packages it lacks first (apt-get) and says which. Defaults: --name lab
+          --dir /tmp/ferry-lab --net 172.31.250 --sources 3 --targets 3, the lab
+          inventories/lab.yml describes. Writes DIR/inventory.yml (and FILE),
+          DIR/ssh_config, DIR/known_hosts, DIR/id_ed25519.
           --tool FILE copies FILE into every node's private /usr/local/sbin (e.g. the
-          ipvsadm stand-in tests/fixtures/bin/ipvsadm, for forward_method=ipvs)
+          ipvsadm stand-in tests/fixtures/bin/ipvsadm, for forward_method=ipvs);
+          --no-ceph builds the network lab only; --project DIR is ferry's source tree
+          (its playbooks/; default: the current dir, else the tree ferry was built from)
+  demo    a full rehearsal: a fresh lab as `up` builds it, then playbooks/site.yml with
+          inventories/lab-migration.yml, then ferry's own independent checks (checksums
+          on both sides, new names, promoted and writable, nothing of the migration
+          left); prints a summary and leaves the lab up for inspection
+  verify  demo's checks alone, on the lab NAME after a site.yml run
   down    stops and removes the lab NAME (default lab)
-  status  what the lab NAME has and which nodes' sshd answer";
+  status  what the lab NAME has, which nodes' sshd answer and which Ceph daemons run";
 
 /// Runs `ferry lab ARGS...` (`args` are the words after `lab`) and returns the exit
 /// code: 0 done, 1 usage or lab error (printed on stderr).
@@ -34,6 +52,8 @@ pub fn run(args: &[String]) -> i32 {
     let result = match args.split_first() {
         Some((word, rest)) if word == "hosts" => hosts_command(rest),
         Some((word, rest)) if word == "up" => up_command(rest),
+        Some((word, rest)) if word == "demo" => super::demo::demo_command(rest),
+        Some((word, rest)) if word == "verify" => super::demo::verify_command(rest),
         Some((word, rest)) if word == "down" => down_command(rest),
         Some((word, rest)) if word == "status" => status_command(rest),
         Some((word, _)) if matches!(word.as_str(), "help" | "-h" | "--help") => {
@@ -133,6 +153,35 @@ pub fn hosts_command(args: &[String]) -> Result<(), LabError> {
 /// Runs `ferry lab up ARGS...`: the two-site lab, left running.
 fn up_command(args: &[String]) -> Result<(), LabError> {
     let opts = Options::parse(args, USAGE)?;
+    let (lab, _project) = bring_up(&opts)?;
+    let name = lab.name().to_string();
+    say(format!("inventory    {}", lab.inventory().display()));
+    say(format!("ssh_config   {}", lab.ssh_config().display()));
+    say(format!("known_hosts  {}", lab.known_hosts().display()));
+    let inventory = lab.inventory().display().to_string();
+    let known_hosts = lab.known_hosts().display().to_string();
+    if lab.clusters().is_empty() {
+        say(format!("try:         ferry play playbooks/network.yml -i {inventory} --known-hosts {known_hosts}"));
+    } else {
+        say(format!("plan:        ferry plan -i {inventory} --known-hosts {known_hosts} -e @inventories/lab-migration.yml"));
+        say(format!("migrate:     ferry play playbooks/site.yml -i {inventory} --known-hosts {known_hosts} -e @inventories/lab-migration.yml"));
+    }
+    say(format!("remove with: ferry lab down --name {name}"));
+    lab.persist();
+    Ok(())
+}
+
+/// Prints a line on stdout. Losing stdout (a closed pipe) must not abort a
+/// half-built lab: the lab is up or torn down either way.
+pub(crate) fn say(line: String) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+/// What `up` and `demo` share: the packages, the lab `opts` describe (torn down
+/// again if a step fails), its Ceph clusters and their seed data. Returns the
+/// lab, still owned (dropping it tears it down), and ferry's source tree when
+/// the lab has Ceph (its playbooks seeded it).
+pub(crate) fn bring_up(opts: &Options) -> Result<(TwoSiteLab, Option<PathBuf>), LabError> {
     if opts.bastion || opts.count.is_some() {
         return Err(LabError::Config(format!("--bastion and --count belong to `ferry lab hosts up`\n{USAGE}")));
     }
@@ -158,35 +207,88 @@ fn up_command(args: &[String]) -> Result<(), LabError> {
     cfg.sources = count("--sources", &opts.sources, cfg.sources)?;
     cfg.targets = count("--targets", &opts.targets, cfg.targets)?;
     cfg.tools = opts.tools.iter().map(PathBuf::from).collect();
+    cfg.ceph = !opts.no_ceph;
+    // Found before anything is built: a missing tree fails in a second, not after the lab.
+    let project = if cfg.ceph { Some(project_dir(opts.project.as_deref())?) } else { None };
+    if cfg.ceph {
+        let installed = ensure_packages(|line| say(line.to_string()))?;
+        if installed.is_empty() {
+            say("packages: all installed".into());
+        }
+    }
     let name = cfg.name.clone();
+    let started = Instant::now();
     let lab = TwoSiteLab::up(cfg)?;
-    let mut out = std::io::stdout().lock();
-    let mut lines = vec![format!(
+    say(format!(
         "lab {name}: {} source + {} target nodes up; management {}, no default routes",
         lab.site(super::Site::Source).len(),
         lab.site(super::Site::Target).len(),
         lab.management_net()
-    )];
+    ));
     for h in lab.hosts() {
         let offset = h.port_offset.map(|o| format!("  port_offset {o}")).unwrap_or_default();
         let line = format!("  {:<10} {:<6}  mgmt {:<15} lan {:<13} public {:<15}{offset}", h.host.name, h.site.as_str(), h.host.ip, h.lan_ip, h.public_ip);
-        lines.push(line.trim_end().to_string());
+        say(line.trim_end().to_string());
+    }
+    for c in lab.clusters() {
+        let daemons: Vec<&str> = c.daemons.iter().map(|d| d.name.as_str()).collect();
+        say(format!("  ceph {:<9} on {:<10} {:<13} {} (fsid {})", c.spec.cluster, c.spec.host, c.spec.addr, daemons.join(" "), c.fsid));
     }
     if let Some(extra) = &opts.inventory {
         lab.write_inventory(&PathBuf::from(extra))?;
-        lines.push(format!("inventory    {extra}"));
+        say(format!("inventory    {extra}"));
     }
-    lines.push(format!("inventory    {}", lab.inventory().display()));
-    lines.push(format!("ssh_config   {}", lab.ssh_config().display()));
-    lines.push(format!("known_hosts  {}", lab.known_hosts().display()));
-    lines.push(format!("try:         ferry play playbooks/network.yml -i {} --known-hosts {}", lab.inventory().display(), lab.known_hosts().display()));
-    lines.push(format!("remove with: ferry lab down --name {name}"));
-    lab.persist();
-    for line in lines {
-        // Losing stdout (a closed pipe) must not matter: the lab is up either way.
-        let _ = writeln!(out, "{line}");
+    if let Some(project) = &project {
+        say(format!("seeding the rehearsal's volumes with {}", project.join(SEED_PLAYBOOK).display()));
+        let code = ferry_play(&[
+            project.join(SEED_PLAYBOOK).display().to_string(),
+            "-i".into(),
+            lab.inventory().display().to_string(),
+            "--known-hosts".into(),
+            lab.known_hosts().display().to_string(),
+        ]);
+        if code != 0 {
+            return Err(LabError::Config(format!("{SEED_PLAYBOOK} failed (exit {code}, see above); the lab was taken down again")));
+        }
     }
-    Ok(())
+    say(format!("lab {name}: up in {:.0} s", started.elapsed().as_secs_f64()));
+    Ok((lab, project))
+}
+
+/// The playbook that gives the lab's clusters their pools and volumes.
+pub(crate) const SEED_PLAYBOOK: &str = "playbooks/lab/ceph-seed.yml";
+
+/// Runs `ferry play ARGS...` in this process: the lab's data, and the demo's
+/// migration, go through ferry's own engine. Returns its exit code.
+pub(crate) fn ferry_play(args: &[String]) -> i32 {
+    let argv = ["ferry".to_string(), "play".to_string()].into_iter().chain(args.iter().cloned());
+    match <crate::cli::Cli as clap::Parser>::try_parse_from(argv) {
+        Ok(cli) => crate::run::main(cli),
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+/// Ferry's source tree (it holds `playbooks/site.yml`): `given`, else the current
+/// dir, else the tree this binary was built from (`cargo run` from anywhere).
+pub(crate) fn project_dir(given: Option<&str>) -> Result<PathBuf, LabError> {
+    let has_playbooks = |dir: &std::path::Path| dir.join("playbooks/site.yml").is_file();
+    if let Some(dir) = given {
+        let dir = PathBuf::from(dir);
+        return if has_playbooks(&dir) {
+            Ok(std::path::absolute(&dir).unwrap_or(dir))
+        } else {
+            Err(LabError::Config(format!("--project {}: no playbooks/site.yml there (give ferry's source tree)", dir.display())))
+        };
+    }
+    let candidates = [std::env::current_dir().ok(), Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")))];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|d| has_playbooks(d))
+        .ok_or_else(|| LabError::Config("cannot find ferry's playbooks (playbooks/site.yml): run from ferry's source tree or give --project DIR".into()))
 }
 
 /// Runs `ferry lab down ARGS...`.
@@ -218,12 +320,15 @@ fn status_command(args: &[String]) -> Result<(), LabError> {
     for line in &st.hosts {
         let _ = writeln!(out, "  {line}");
     }
+    for line in &st.clusters {
+        let _ = writeln!(out, "  ceph {line}");
+    }
     Ok(())
 }
 
 #[derive(Debug, Default)]
-struct Options {
-    name: Option<String>,
+pub(crate) struct Options {
+    pub(crate) name: Option<String>,
     count: Option<String>,
     dir: Option<String>,
     net: Option<String>,
@@ -232,15 +337,21 @@ struct Options {
     targets: Option<String>,
     tools: Vec<String>,
     bastion: bool,
+    pub(crate) no_ceph: bool,
+    pub(crate) project: Option<String>,
 }
 
 impl Options {
-    fn parse(args: &[String], usage: &str) -> Result<Options, LabError> {
+    pub(crate) fn parse(args: &[String], usage: &str) -> Result<Options, LabError> {
         let mut o = Options::default();
         let mut it = args.iter();
         while let Some(flag) = it.next() {
             if flag == "--bastion" {
                 o.bastion = true;
+                continue;
+            }
+            if flag == "--no-ceph" {
+                o.no_ceph = true;
                 continue;
             }
             let value = |it: &mut std::slice::Iter<'_, String>| it.next().cloned().ok_or_else(|| LabError::Config(format!("{flag} needs a value\n{usage}")));
@@ -256,6 +367,7 @@ impl Options {
                 "--inventory" => &mut o.inventory,
                 "--sources" => &mut o.sources,
                 "--targets" => &mut o.targets,
+                "--project" => &mut o.project,
                 _ => return Err(LabError::Config(format!("unknown option {flag:?}\n{usage}"))),
             };
             *slot = Some(value(&mut it)?);

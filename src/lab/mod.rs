@@ -32,6 +32,7 @@
 
 pub mod ceph;
 pub mod cli;
+mod demo;
 mod error;
 mod fleet;
 mod net;
@@ -44,4 +45,7 @@ mod two_site;
 pub use cli::{hosts_command, HOSTS_USAGE, USAGE};
 pub use error::LabError;
 pub use ssh_lab::{LabHost, SshLab, SshLabConfig};
-pub use two_site::{status, LabStatus, Site, SiteHost, TwoSiteLab, TwoSiteLabConfig, LAN_IF, MGMT_IF, SOURCE_PUBLIC_NET, TARGET_PUBLIC_NET, WAN_IF};
+pub use two_site::{
+    status, LabCluster, LabStatus, Site, SiteHost, TwoSiteLab, TwoSiteLabConfig, LAN_IF, MGMT_IF, SOURCE_CLUSTER, SOURCE_PUBLIC_NET, TARGET_CLUSTER,
+    TARGET_PUBLIC_NET, WAN_IF,
+};

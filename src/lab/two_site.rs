@@ -26,17 +26,22 @@
 //! sshd, hostname, `/etc` (overlay), `/root`, `/run`, `/tmp`, and with
 //! [`TwoSiteLabConfig::tools`] their own `/usr/local/sbin` (the ipvsadm stand-in).
 //!
-//! Seam for Ceph: each node already has a private, empty `/etc/ceph`; daemons
-//! bind to [`SiteHost::lan_ip`], the address a real cluster advertises in
-//! `mon_host`. A Ceph lab adds its config next to [`TwoSiteLabConfig::tools`],
-//! starts its daemons in [`TwoSiteLab::up`] after `start_hosts` (marked there),
-//! and adds its groups and vars in [`TwoSiteLab::inventory_yaml`].
+//! With [`TwoSiteLabConfig::ceph`], each site also runs a real Ceph cluster
+//! ([`super::ceph::CephCluster`]): [`SOURCE_CLUSTER`] on the first source node
+//! and [`TARGET_CLUSTER`] on the first target node, every daemon bound to the
+//! node's [`SiteHost::lan_ip`] (the address a real cluster advertises in
+//! `mon_host`), conf and admin keyring in that node's private `/etc/ceph`. The
+//! lab starts no rbd-mirror: that is the migration's job (`mirror.yml`). The
+//! daemons live as long as the lab: its teardown ends every process in its
+//! namespaces. Pools and data come from `playbooks/lab/ceph-seed.yml`, run by
+//! `ferry lab up` through ferry's own engine.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
+use super::ceph::{CephCluster, CephClusterSpec, DaemonPid};
 use super::error::LabError;
 use super::fleet::{self, yaml_string, Fleet, Footprint};
 use super::net::{self, addr, cidr};
@@ -57,6 +62,11 @@ pub const MGMT_IF: &str = "eth0";
 pub const LAN_IF: &str = "lan0";
 /// The WAN interface of every node: it holds the public address.
 pub const WAN_IF: &str = "wan0";
+
+/// The source site's Ceph cluster name (`/etc/ceph/site-src.conf` on its first node).
+pub const SOURCE_CLUSTER: &str = "site-src";
+/// The target site's Ceph cluster name.
+pub const TARGET_CLUSTER: &str = "site-dst";
 
 /// Files the lab writes into its dir besides the client files.
 const TOPOLOGY_FILE: &str = "two-site.json";
@@ -81,14 +91,18 @@ pub struct TwoSiteLabConfig {
     /// Programs copied into every host's private `/usr/local/sbin`, e.g. the
     /// ipvsadm stand-in `tests/fixtures/bin/ipvsadm` (this kernel has no IP_VS).
     pub tools: Vec<PathBuf>,
+    /// Real Ceph on both sites: [`SOURCE_CLUSTER`] on `src-node1` and
+    /// [`TARGET_CLUSTER`] on `dst-node1` (mon, mgr, one memstore OSD each; about
+    /// 1.3 GiB of memory for the pair). Needs Debian's ceph packages.
+    pub ceph: bool,
 }
 
 impl TwoSiteLabConfig {
     /// The lab of `ferry lab up` (and of `inventories/lab.yml`): `lab`, 3 + 3 nodes,
     /// management 172.31.250.0/24, LANs 10.250.1.0/24 and 10.250.2.0/24, dir
-    /// `/tmp/ferry-lab`.
+    /// `/tmp/ferry-lab`, Ceph on both sites.
     pub fn default_lab() -> TwoSiteLabConfig {
-        TwoSiteLabConfig { name: "lab".into(), dir: "/tmp/ferry-lab".into(), net: [172, 31, 250], sources: 3, targets: 3, tools: Vec::new() }
+        TwoSiteLabConfig { name: "lab".into(), dir: "/tmp/ferry-lab".into(), net: [172, 31, 250], sources: 3, targets: 3, tools: Vec::new(), ceph: true }
     }
 
     /// The Ansible YAML inventory of the lab this config builds (what `up` writes to
@@ -97,7 +111,8 @@ impl TwoSiteLabConfig {
     /// first node of each site); per host `ansible_host`, `site`, `lan_ip`,
     /// `public_ip` and, on sources, `port_offset`; on targets
     /// `source_lan_route_dev` (the lab has no default route, see
-    /// `playbooks/network.yml`); for all `ssh_allowed_from` (the management net).
+    /// `playbooks/network.yml`); for all `ssh_allowed_from` (the management net)
+    /// and, with Ceph, `source_cluster` and `target_cluster`.
     pub fn inventory_yaml(&self) -> String {
         let hosts = plan_hosts(self);
         let site = |s: Site| hosts.iter().filter(|h| h.site == s).collect::<Vec<&SiteHost>>();
@@ -106,10 +121,19 @@ impl TwoSiteLabConfig {
             "# ferry two-site lab {name}: written by TwoSiteLab (ferry lab up); see inventories/example-two-site.yml\n\
              all:\n  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: {key}\n    \
              # ferry's SSH comes from here: allowed before ufw is enabled\n    ssh_allowed_from: {mgmt}\n    \
-             forward_method: iptables\n  children:\n",
+             forward_method: iptables\n",
             name = self.name,
             mgmt = cidr(self.net),
         );
+        if self.ceph {
+            y.push_str(&format!(
+                "    # the lab's Ceph clusters: {SOURCE_CLUSTER} on the first source node, {TARGET_CLUSTER} on the first target node\n    \
+                 source_cluster: {SOURCE_CLUSTER}\n    target_cluster: {TARGET_CLUSTER}\n    \
+                 # the nodes have no init system of their own: ferry runs rbd-mirror as a tracked process\n    \
+                 rbd_mirror_manager: process\n"
+            ));
+        }
+        y.push_str("  children:\n");
         for s in [Site::Source, Site::Target] {
             y.push_str(&format!("    {}:\n      hosts:\n", s.as_str()));
             for h in site(s) {
@@ -186,6 +210,19 @@ pub struct TwoSiteLab {
     hosts: Vec<SiteHost>,
     switch_netns: String,
     fleet: Fleet,
+    /// The Ceph clusters started with the lab (empty without [`TwoSiteLabConfig::ceph`]).
+    clusters: Vec<LabCluster>,
+}
+
+/// A Ceph cluster the lab started; its daemons run until the lab goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabCluster {
+    /// Cluster name and where it runs.
+    pub spec: CephClusterSpec,
+    /// Its fsid.
+    pub fsid: String,
+    /// Its daemons when it came up.
+    pub daemons: Vec<DaemonPid>,
 }
 
 /// 10000, 20000, ... 50000, then again: 7300 + offset stays below 65536, and nodes
@@ -300,15 +337,47 @@ impl TwoSiteLab {
             .collect::<Result<Vec<Node>, LabError>>()?;
         let footprint = Footprint { bridge: Some(bridge.clone()), unreachable_route: None, netns, links, files: vec![TOPOLOGY_FILE, INVENTORY_FILE] };
         let fleet = Fleet::begin(claim, name, footprint, nodes)?;
-        let lab = TwoSiteLab { cfg, hosts, switch_netns, fleet };
+        let mut lab = TwoSiteLab { cfg, hosts, switch_netns, fleet, clusters: Vec::new() };
         // From here on, an early return drops `lab`, which tears down what exists.
         lab.create_network(&bridge)?;
         lab.fleet.start_hosts()?;
-        // Seam: site services (Ceph mons and OSDs bound to each node's lan_ip) start here.
+        if lab.cfg.ceph {
+            lab.clusters = lab.start_ceph()?;
+        }
         lab.fleet.write_client_files(&[])?;
         write_atomic(&lab.cfg.dir.join(TOPOLOGY_FILE), lab.topology_json().as_bytes())?;
         lab.write_inventory(&lab.cfg.dir.join(INVENTORY_FILE))?;
         Ok(lab)
+    }
+
+    /// Starts both sites' clusters at once (each takes tens of seconds, mostly
+    /// waiting), on the first node of each site. Their daemons are left to the
+    /// lab: its teardown ends them with every other process in its namespaces.
+    fn start_ceph(&self) -> Result<Vec<LabCluster>, LabError> {
+        let first = |site: Site| self.hosts.iter().find(|h| h.site == site).ok_or_else(|| LabError::Config(format!("the lab has no {} node", site.as_str())));
+        let specs = [
+            CephClusterSpec::new(SOURCE_CLUSTER, &first(Site::Source)?.host.name, first(Site::Source)?.lan_ip),
+            CephClusterSpec::new(TARGET_CLUSTER, &first(Site::Target)?.host.name, first(Site::Target)?.lan_ip),
+        ];
+        let started: Vec<Result<LabCluster, LabError>> = std::thread::scope(|scope| {
+            let runs: Vec<_> = specs
+                .into_iter()
+                .map(|spec| {
+                    scope.spawn(move || {
+                        let cluster = CephCluster::up(self, spec)?;
+                        let (spec, fsid) = (cluster.spec().clone(), cluster.fsid().to_string());
+                        Ok(LabCluster { spec, fsid, daemons: cluster.persist() })
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap_or_else(|_| Err(LabError::Config("starting a Ceph cluster panicked".into())))).collect()
+        });
+        started.into_iter().collect()
+    }
+
+    /// The Ceph clusters the lab runs.
+    pub fn clusters(&self) -> &[LabCluster] {
+        &self.clusters
     }
 
     /// The management bridge and veths in the root namespace, the node and switch
@@ -437,7 +506,15 @@ impl TwoSiteLab {
                 })
             })
             .collect();
-        let doc = serde_json::json!({ "name": self.cfg.name, "management_net": cidr(self.cfg.net), "hosts": hosts });
+        let clusters: Vec<serde_json::Value> = self
+            .clusters
+            .iter()
+            .map(|c| {
+                let daemons: Vec<serde_json::Value> = c.daemons.iter().map(|d| serde_json::json!({"name": d.name, "pid": d.pid})).collect();
+                serde_json::json!({"cluster": c.spec.cluster, "host": c.spec.host, "addr": c.spec.addr.to_string(), "fsid": c.fsid, "daemons": daemons})
+            })
+            .collect();
+        let doc = serde_json::json!({ "name": self.cfg.name, "management_net": cidr(self.cfg.net), "hosts": hosts, "ceph": clusters });
         serde_json::to_string_pretty(&doc).unwrap_or_default()
     }
 
@@ -476,6 +553,8 @@ pub struct LabStatus {
     pub netns_present: (usize, usize),
     /// One line per node: name, site, addresses, and whether its sshd answers.
     pub hosts: Vec<String>,
+    /// One line per Ceph cluster: name, node, address, and which daemons run.
+    pub clusters: Vec<String>,
 }
 
 /// The state of the lab recorded as `name`, if any.
@@ -504,7 +583,24 @@ pub fn status(name: &str) -> Result<Option<LabStatus>, LabError> {
             if answers { "up" } else { "DOWN" }
         ));
     }
-    Ok(Some(LabStatus { name: record.name, dir: record.dir, held, netns_present: (present, record.netns.len()), hosts }))
+    let mut clusters = Vec::new();
+    for c in topology.as_ref().and_then(|t| t["ceph"].as_array()).into_iter().flatten() {
+        let field = |k: &str| c[k].as_str().unwrap_or("-").to_string();
+        let daemons: Vec<String> = c["daemons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| {
+                let name = d["name"].as_str().unwrap_or("?");
+                // The pid is only ours while its process is still a ceph daemon.
+                let alive =
+                    d["pid"].as_u64().and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()).is_some_and(|comm| comm.starts_with("ceph-"));
+                format!("{name} {}", if alive { "running" } else { "GONE" })
+            })
+            .collect();
+        clusters.push(format!("{:<10} on {:<10} {:<13} {}", field("cluster"), field("host"), field("addr"), daemons.join(", ")));
+    }
+    Ok(Some(LabStatus { name: record.name, dir: record.dir, held, netns_present: (present, record.netns.len()), hosts, clusters }))
 }
 
 fn validate(cfg: &TwoSiteLabConfig) -> Result<(), LabError> {
@@ -526,6 +622,14 @@ mod tests {
 
     fn cfg(sources: usize, targets: usize) -> TwoSiteLabConfig {
         TwoSiteLabConfig { sources, targets, ..TwoSiteLabConfig::default_lab() }
+    }
+
+    #[test]
+    fn a_ceph_lab_names_its_clusters_in_the_inventory() {
+        let with = cfg(1, 1).inventory_yaml();
+        assert!(with.contains("source_cluster: site-src\n") && with.contains("target_cluster: site-dst\n"), "{with}");
+        let without = TwoSiteLabConfig { ceph: false, ..cfg(1, 1) }.inventory_yaml();
+        assert!(!without.contains("source_cluster"), "{without}");
     }
 
     #[test]

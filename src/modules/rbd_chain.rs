@@ -6,10 +6,10 @@
 //! when an issue blocks mirroring (a parent in the trash, in a pool missing
 //! on the other site, a pool-mode pool with non-journaling images).
 
-use super::args::{self, OneOrMany, Text};
+use super::args::{self, Flag, OneOrMany, Text};
 use super::ceph_cli::{self, arg_err, Cluster};
 use super::{Failure, ModuleContext, ModuleError, ModuleOutput};
-use crate::ceph::{plan_chain, ChainError, ChainPlan, ChainRequest, ChainStep, ImageInfo, ImageSpec};
+use crate::ceph::{plan_chain, ChainError, ChainIssue, ChainPlan, ChainRequest, ChainStep, ImageInfo, ImageSpec};
 use crate::vars::Value;
 use serde::Deserialize;
 use serde_json::json;
@@ -28,6 +28,8 @@ struct Args {
     #[serde(default)]
     whole_pools: OneOrMany<Text>,
     known_pools: Option<OneOrMany<Text>>,
+    #[serde(default)]
+    enables_journaling: Flag,
 }
 
 /// The clone-chain plan of a set of images.
@@ -37,6 +39,9 @@ pub struct RbdChainModule {
     images: Vec<ImageSpec>,
     whole_pools: Vec<String>,
     known_pools: Option<BTreeSet<String>>,
+    /// The caller turns `journaling` on before mirroring (mirror.yml does), so
+    /// an image without it does not block the plan.
+    enables_journaling: bool,
 }
 
 /// Why a lookup did not return an image.
@@ -74,7 +79,7 @@ impl RbdChainModule {
             }
             None => None,
         };
-        Ok(RbdChainModule { cluster, images, whole_pools, known_pools })
+        Ok(RbdChainModule { cluster, images, whole_pools, known_pools, enables_journaling: a.enables_journaling.0 })
     }
 
     /// Reads the chains and plans them.
@@ -111,12 +116,14 @@ impl RbdChainModule {
                 Err(e) => return Err(ModuleError::Failed(Failure::msg(format!("cannot plan the clone chains on cluster {}: {e}", self.cluster.name)))),
             }
         };
-        Ok(output(&plan))
+        Ok(output(&plan, self.enables_journaling))
     }
 }
 
-/// The registered result, and the failure when an issue blocks.
-fn output(plan: &ChainPlan) -> ModuleOutput {
+/// The registered result, and the failure when an issue blocks (a missing
+/// `journaling` does not when the caller enables it).
+fn output(plan: &ChainPlan, enables_journaling: bool) -> ModuleOutput {
+    let blocks = |i: &ChainIssue| i.is_blocking() && !(enables_journaling && matches!(i, ChainIssue::NotJournaling { .. }));
     let mut result = serde_json::Map::new();
     result.insert("images".into(), Value::Array(plan.images.iter().map(image_json).collect()));
     result.insert("order".into(), Value::Array(plan.images.iter().filter(|i| !i.in_trash).map(|i| Value::from(i.spec.to_string())).collect()));
@@ -136,10 +143,10 @@ fn output(plan: &ChainPlan) -> ModuleOutput {
                 .collect(),
         ),
     );
-    result.insert("issues".into(), Value::Array(plan.issues.iter().map(|i| json!({"blocking": i.is_blocking(), "message": i.to_string()})).collect()));
+    result.insert("issues".into(), Value::Array(plan.issues.iter().map(|i| json!({"blocking": blocks(i), "message": i.to_string()})).collect()));
     result.insert("tree".into(), plan.render_tree().into());
     result.insert("text".into(), plan.to_string().into());
-    let blocking: Vec<String> = plan.issues.iter().filter(|i| i.is_blocking()).map(ToString::to_string).collect();
+    let blocking: Vec<String> = plan.issues.iter().filter(|i| blocks(i)).map(ToString::to_string).collect();
     let roots_first: Vec<String> = plan.images.iter().map(|i| i.spec.to_string()).collect();
     if blocking.is_empty() {
         let pools: Vec<String> = plan.pools.iter().map(|p| format!("{} {}", p.name, p.mode)).collect();
@@ -184,7 +191,7 @@ mod tests {
 
     #[test]
     fn lab_chain_as_json_root_first() {
-        let out = output(&lab_plan());
+        let out = output(&lab_plan(), false);
         assert!(!out.failed);
         assert_eq!(out.result["order"], json!(["images/base", "volumes/vol1"]));
         assert_eq!(out.result["pools"][1]["mode"], "pool");
@@ -209,10 +216,27 @@ mod tests {
         .collect();
         let request = ChainRequest { images: vec!["volumes/vol1".parse().unwrap()], known_pools: Some(["volumes".to_string()].into()), ..Default::default() };
         let plan = plan_chain(&request, |s: &ImageSpec| c.get(s).cloned().ok_or("missing")).unwrap();
-        let out = output(&plan);
+        let out = output(&plan, false);
         assert!(out.failed);
         assert!(out.msg.contains("parent glance/base is in pool `glance`"), "{}", out.msg);
         assert_eq!(out.result["issues"][0]["blocking"], true);
+    }
+
+    #[test]
+    fn missing_journaling_blocks_unless_the_caller_enables_it() {
+        let info = |json: &str| ImageInfo::parse(json).unwrap();
+        let c: BTreeMap<ImageSpec, ImageInfo> = [("volumes/vol1".parse().unwrap(), info(r#"{"features":["layering"]}"#))].into_iter().collect();
+        let request = ChainRequest {
+            images: vec!["volumes/vol1".parse().unwrap()],
+            whole_pools: [("volumes".to_string(), vec!["vol1".to_string()])].into(),
+            ..Default::default()
+        };
+        let plan = plan_chain(&request, |s: &ImageSpec| c.get(s).cloned().ok_or("missing")).unwrap();
+        let strict = output(&plan, false);
+        assert!(strict.failed && strict.msg.contains("`journaling` feature is off"), "{}", strict.msg);
+        let lenient = output(&plan, true);
+        assert!(!lenient.failed, "{}", lenient.msg);
+        assert_eq!(lenient.result["issues"][0]["blocking"], false);
     }
 
     #[test]

@@ -88,6 +88,7 @@ impl Sites {
                 targets,
                 // The kernel here has no IP_VS: the `ipvs` module runs against this stand-in.
                 tools: vec![fixture("bin/ipvsadm")],
+                ceph: false,
             };
             match TwoSiteLab::up(cfg) {
                 Ok(lab) => return Sites { lab: Some(lab), dir },

@@ -1,13 +1,16 @@
-//! The Debian packages the Ceph lab runs, and installing the missing ones.
+//! The Debian packages the lab runs (its hosts and Ceph), and installing the
+//! missing ones.
 
 use std::process::Command;
 
 use crate::lab::process::{run, PATH};
 use crate::lab::LabError;
 
-/// Debian 12's Ceph 16.2 (Pacific) packages a lab cluster needs: about 70 MB to
-/// download, 280 MB on disk.
-pub const PACKAGES: [&str; 5] = ["ceph-mon", "ceph-mgr", "ceph-osd", "rbd-mirror", "ceph-common"];
+/// What the two-site lab with Ceph needs from Debian 12: the hosts' sshd and
+/// tools, the firewalls the network phase drives, and Ceph 16.2 (Pacific) (about
+/// 70 MB to download, 280 MB on disk).
+pub const PACKAGES: [&str; 11] =
+    ["openssh-server", "openssh-client", "iproute2", "util-linux", "iptables", "ufw", "ceph-mon", "ceph-mgr", "ceph-osd", "rbd-mirror", "ceph-common"];
 
 /// The [`PACKAGES`] that dpkg does not report as installed.
 pub fn missing_packages() -> Result<Vec<String>, LabError> {
@@ -35,7 +38,7 @@ pub fn ensure_packages(mut log: impl FnMut(&str)) -> Result<Vec<String>, LabErro
     if missing.is_empty() {
         return Ok(missing);
     }
-    log(&format!("installing {} (Debian's Ceph 16.2; about 70 MB to download)", missing.join(" ")));
+    log(&format!("installing {} with apt-get (Debian's packages)", missing.join(" ")));
     let install = || {
         let mut cmd = Command::new("apt-get");
         cmd.args(["install", "-y", "--no-install-recommends"])
@@ -77,8 +80,13 @@ mod tests {
 
     #[test]
     fn only_fully_installed_packages_count() {
-        let text = "ceph-mon install ok installed\nceph-mgr install ok unpacked\nrbd-mirror deinstall ok config-files\nceph-common install ok installed\n";
-        assert_eq!(missing_from(text), ["ceph-mgr", "ceph-osd", "rbd-mirror"]);
+        let mut text = String::from(
+            "ceph-mon install ok installed\nceph-mgr install ok unpacked\nrbd-mirror deinstall ok config-files\nceph-common install ok installed\n",
+        );
+        for p in ["openssh-server", "openssh-client", "iproute2", "util-linux", "iptables", "ufw"] {
+            text.push_str(&format!("{p} install ok installed\n"));
+        }
+        assert_eq!(missing_from(&text), ["ceph-mgr", "ceph-osd", "rbd-mirror"]);
         assert_eq!(missing_from(""), PACKAGES.to_vec());
     }
 }

@@ -2,6 +2,7 @@
 //! then `into_run_config` checks them and produces a config the rest trusts.
 
 use crate::executor::{RunConfig, Strategy};
+use crate::plan::PlanConfig;
 use crate::report::Format;
 use crate::transport::ssh::{HostKeyChecking, SshOptions};
 use crate::vars::{Value, Vars};
@@ -23,6 +24,9 @@ pub struct Cli {
 pub enum Command {
     /// Run playbooks against an inventory.
     Play(PlayArgs),
+    /// Show what a migration would do (the clone chains, pool modes, renames,
+    /// the cutover's proof, the phases) after reading the source; change nothing.
+    Plan(PlanArgs),
     /// Show an inventory as ansible-inventory does.
     Inventory(InventoryArgs),
     /// The local rehearsal lab (network namespaces with real sshd; run as root).
@@ -76,6 +80,20 @@ pub struct PlayArgs {
     /// More output (repeat for more).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// How to reach the hosts.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Seconds a single command may run (per task: `timeout:`).
+    #[arg(long = "timeout", default_value_t = 3600.0)]
+    pub timeout: f64,
+    /// linear: a barrier after each task; free: each host at its own pace.
+    #[arg(long, value_enum, default_value_t = Strategy::Linear)]
+    pub strategy: Strategy,
+}
+
+/// How to reach the hosts: the flags `play` and `plan` share.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
     /// known_hosts file (default ~/.ssh/known_hosts).
     #[arg(long = "known-hosts")]
     pub known_hosts: Option<PathBuf>,
@@ -88,21 +106,50 @@ pub struct PlayArgs {
     /// Seconds to wait for a TCP/SSH connection.
     #[arg(long = "connect-timeout", default_value_t = 10.0)]
     pub connect_timeout: f64,
-    /// Seconds a single command may run (per task: `timeout:`).
-    #[arg(long = "timeout", default_value_t = 3600.0)]
-    pub timeout: f64,
-    /// linear: a barrier after each task; free: each host at its own pace.
-    #[arg(long, value_enum, default_value_t = Strategy::Linear)]
-    pub strategy: Strategy,
     /// Remote user when the inventory names none.
-    #[arg(short = 'u', long = "user")]
+    // Listed after the flags that follow the flatten point (`play`'s
+    // --timeout, --strategy), as they were before these were shared.
+    #[arg(short = 'u', long = "user", display_order = 900)]
     pub user: Option<String>,
     /// Private key when the inventory names none.
-    #[arg(long = "private-key", alias = "key-file")]
+    #[arg(long = "private-key", alias = "key-file", display_order = 901)]
     pub private_key: Option<PathBuf>,
     /// Do not use ssh-agent.
-    #[arg(long = "no-agent")]
+    #[arg(long = "no-agent", display_order = 902)]
     pub no_agent: bool,
+}
+
+/// `ferry plan` flags.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The migration's playbook, whose phases are listed (default playbooks/site.yml,
+    /// in the current dir, else in ferry's source tree).
+    pub playbook: Option<PathBuf>,
+    /// Inventory file, folder, or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory", required = true)]
+    pub inventory: Vec<PathBuf>,
+    /// Extra variables: `k=v`, `@file.yml`, or a JSON/YAML mapping (repeatable; highest precedence).
+    /// The migration vars file goes here: `-e @migration.yml`.
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+    /// Seconds a single read-only command on the source may run.
+    #[arg(long = "timeout", default_value_t = 300.0)]
+    pub timeout: f64,
+    /// How to reach the source admin host.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// `ferry plan --format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Text for people.
+    Human,
+    /// One JSON document with the same content.
+    Json,
 }
 
 /// `ferry inventory` flags.
@@ -135,23 +182,79 @@ pub struct LabArgs {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// `v` seconds as a duration: positive and at most a week.
+fn seconds(what: &str, v: f64) -> Result<Duration, UsageError> {
+    if v.is_finite() && v > 0.0 && v <= 86400.0 * 7.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(UsageError(format!("{what} must be a positive number of seconds, not {v}")))
+    }
+}
+
+/// Every `-e` merged in order (a later one wins).
+pub fn merge_extra_vars(args: &[String]) -> Result<Vars, UsageError> {
+    let mut extra_vars = Vars::new();
+    for e in args {
+        crate::vars::overlay(&mut extra_vars, &parse_extra_vars(e)?);
+    }
+    Ok(extra_vars)
+}
+
+impl ConnectArgs {
+    /// The SSH options these flags ask for.
+    pub fn ssh_options(&self) -> Result<SshOptions, UsageError> {
+        Ok(SshOptions {
+            known_hosts: self.known_hosts.clone(),
+            host_key_checking: match self.host_key_checking {
+                HostKeyMode::Strict => HostKeyChecking::Strict,
+                HostKeyMode::AcceptNew => HostKeyChecking::AcceptNew,
+                HostKeyMode::Off => HostKeyChecking::Off,
+            },
+            ssh_config: self.ssh_config.clone(),
+            connect_timeout: seconds("--connect-timeout", self.connect_timeout)?,
+            use_agent: !self.no_agent,
+            keepalive: Duration::from_secs(5),
+        })
+    }
+
+    /// The flags as words that give the same settings again (those left at
+    /// their defaults are left out), to print a command the user can paste.
+    pub fn to_words(&self) -> Vec<String> {
+        let mut words = Vec::new();
+        let path = |p: &PathBuf| p.display().to_string();
+        if let Some(p) = &self.known_hosts {
+            words.extend(["--known-hosts".to_string(), path(p)]);
+        }
+        if self.host_key_checking != HostKeyMode::Strict {
+            let mode = self.host_key_checking.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+            words.extend(["--host-key-checking".to_string(), mode]);
+        }
+        if let Some(p) = &self.ssh_config {
+            words.extend(["--ssh-config".to_string(), path(p)]);
+        }
+        if self.connect_timeout != 10.0 {
+            words.extend(["--connect-timeout".to_string(), self.connect_timeout.to_string()]);
+        }
+        if let Some(u) = &self.user {
+            words.extend(["--user".to_string(), u.clone()]);
+        }
+        if let Some(p) = &self.private_key {
+            words.extend(["--private-key".to_string(), path(p)]);
+        }
+        if self.no_agent {
+            words.push("--no-agent".to_string());
+        }
+        words
+    }
+}
+
 impl PlayArgs {
     /// Checks the flags and builds the run configuration.
     pub fn into_run_config(self) -> Result<RunConfig, UsageError> {
         if self.forks == 0 {
             return Err(UsageError("--forks must be at least 1".into()));
         }
-        let secs = |what: &str, v: f64| {
-            if v.is_finite() && v > 0.0 && v <= 86400.0 * 7.0 {
-                Ok(Duration::from_secs_f64(v))
-            } else {
-                Err(UsageError(format!("{what} must be a positive number of seconds, not {v}")))
-            }
-        };
-        let mut extra_vars = Vars::new();
-        for e in &self.extra_vars {
-            crate::vars::overlay(&mut extra_vars, &parse_extra_vars(e)?);
-        }
+        let extra_vars = merge_extra_vars(&self.extra_vars)?;
         for p in &self.playbooks {
             if !p.is_file() {
                 return Err(UsageError(format!("playbook {} does not exist or is not a file", p.display())));
@@ -170,25 +273,57 @@ impl PlayArgs {
             extra_vars,
             format: self.format,
             verbosity: self.verbose,
-            ssh: SshOptions {
-                known_hosts: self.known_hosts,
-                host_key_checking: match self.host_key_checking {
-                    HostKeyMode::Strict => HostKeyChecking::Strict,
-                    HostKeyMode::AcceptNew => HostKeyChecking::AcceptNew,
-                    HostKeyMode::Off => HostKeyChecking::Off,
-                },
-                ssh_config: self.ssh_config,
-                connect_timeout: secs("--connect-timeout", self.connect_timeout)?,
-                use_agent: !self.no_agent,
-                keepalive: Duration::from_secs(5),
-            },
-            command_timeout: secs("--timeout", self.timeout)?,
+            ssh: self.connect.ssh_options()?,
+            command_timeout: seconds("--timeout", self.timeout)?,
             strategy: self.strategy,
-            remote_user: self.user,
-            private_key: self.private_key,
+            remote_user: self.connect.user,
+            private_key: self.connect.private_key,
             template_dirs,
         })
     }
+}
+
+/// The migration playbook `ferry plan` reads when none is named.
+pub const DEFAULT_PLAN_PLAYBOOK: &str = "playbooks/site.yml";
+
+impl PlanArgs {
+    /// Checks the flags and builds the plan configuration.
+    pub fn into_plan_config(self) -> Result<PlanConfig, UsageError> {
+        let playbook = match self.playbook {
+            Some(p) if p.is_file() => p,
+            Some(p) => return Err(UsageError(format!("playbook {} does not exist or is not a file", p.display()))),
+            None => default_plan_playbook()?,
+        };
+        Ok(PlanConfig {
+            extra_vars: merge_extra_vars(&self.extra_vars)?,
+            extra_var_args: self.extra_vars,
+            playbook,
+            inventories: self.inventory,
+            format: self.format,
+            ssh: self.connect.ssh_options()?,
+            command_timeout: seconds("--timeout", self.timeout)?,
+            connect_words: self.connect.to_words(),
+            remote_user: self.connect.user,
+            private_key: self.connect.private_key,
+        })
+    }
+}
+
+/// `playbooks/site.yml` in the current dir, else in the tree ferry was built
+/// from (`cargo run` from anywhere), as `ferry lab` finds its playbooks.
+fn default_plan_playbook() -> Result<PathBuf, UsageError> {
+    let here = PathBuf::from(DEFAULT_PLAN_PLAYBOOK);
+    if here.is_file() {
+        return Ok(here);
+    }
+    let built = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_PLAN_PLAYBOOK);
+    if built.is_file() {
+        return Ok(built);
+    }
+    Err(UsageError(format!(
+        "no playbook given, and there is no {DEFAULT_PLAN_PLAYBOOK} here or in {}: name the migration's playbook",
+        env!("CARGO_MANIFEST_DIR")
+    )))
 }
 
 /// `-e` forms: `@file.yml`, a JSON/YAML mapping, or `k=v k2='v 2'`.
@@ -230,5 +365,66 @@ mod tests {
         let j = parse_extra_vars(r#"{"n": 2, "l": [1]}"#).unwrap();
         assert_eq!(j["n"], Value::from(2));
         assert!(parse_extra_vars("novalue").is_err());
+    }
+
+    fn parse(words: &str) -> Command {
+        Cli::try_parse_from(std::iter::once("ferry").chain(words.split_whitespace())).map(|c| c.command).unwrap_or_else(|e| panic!("{words}: {e}"))
+    }
+
+    #[test]
+    fn play_keeps_its_connection_flags() {
+        let Command::Play(args) =
+            parse("play site.yml -i inv --known-hosts kh --host-key-checking accept-new -u admin --key-file k --no-agent --connect-timeout 3")
+        else {
+            panic!("not play")
+        };
+        let c = &args.connect;
+        assert_eq!((c.known_hosts.as_deref(), c.user.as_deref(), c.private_key.as_deref()), (Some("kh".as_ref()), Some("admin"), Some("k".as_ref())));
+        assert!(c.no_agent && c.host_key_checking == HostKeyMode::AcceptNew && c.connect_timeout == 3.0);
+        let ssh = c.ssh_options().unwrap();
+        assert!(!ssh.use_agent && ssh.host_key_checking == HostKeyChecking::AcceptNew && ssh.connect_timeout == Duration::from_secs(3));
+    }
+
+    #[test]
+    fn plan_flags() {
+        let Command::Plan(args) = parse("plan -i a.yml -i b.yml -e @m.yml -e x=1 --known-hosts kh --format json") else { panic!("not plan") };
+        assert_eq!(args.inventory, [PathBuf::from("a.yml"), PathBuf::from("b.yml")]);
+        assert_eq!(args.extra_vars, ["@m.yml", "x=1"]);
+        assert_eq!((args.playbook, args.format, args.timeout), (None, PlanFormat::Json, 300.0));
+        let Command::Plan(args) = parse("plan other.yml -i a.yml") else { panic!("not plan") };
+        assert_eq!((args.playbook, args.format), (Some(PathBuf::from("other.yml")), PlanFormat::Human));
+        assert!(Cli::try_parse_from(["ferry", "plan", "-e", "x=1"]).is_err(), "-i is required");
+        assert!(Cli::try_parse_from(["ferry", "plan", "-i", "a", "--forks", "3"]).is_err(), "play's run flags are not plan's");
+    }
+
+    #[test]
+    fn plan_config_checks_the_playbook_and_the_extra_vars() {
+        let plan = |words: &[&str]| match Cli::try_parse_from(["ferry", "plan"].iter().chain(words)).map(|c| c.command) {
+            Ok(Command::Plan(args)) => args.into_plan_config(),
+            other => panic!("{other:?}"),
+        };
+        let cfg = plan(&["-i", "inv", "-e", "a=1", "-e", "a=2 b=3"]).unwrap();
+        assert!(cfg.playbook.ends_with(DEFAULT_PLAN_PLAYBOOK) && cfg.playbook.is_file(), "{}", cfg.playbook.display());
+        assert_eq!((cfg.extra_vars["a"].as_str(), cfg.extra_vars["b"].as_str()), (Some("2"), Some("3")));
+        assert_eq!(cfg.extra_var_args, ["a=1", "a=2 b=3"]);
+        let e = plan(&["no-such.yml", "-i", "inv"]).unwrap_err();
+        assert_eq!(e.to_string(), "playbook no-such.yml does not exist or is not a file");
+        assert!(plan(&["-i", "inv", "-e", "novalue"]).unwrap_err().to_string().contains("expected key=value"));
+        assert!(plan(&["-i", "inv", "--connect-timeout", "0"]).is_err());
+    }
+
+    #[test]
+    fn connection_words_give_the_same_settings_again() {
+        let words = "--known-hosts /lab/kh --host-key-checking off --ssh-config /lab/cfg --connect-timeout 2.5 -u root --private-key /lab/id --no-agent";
+        let Command::Plan(args) = parse(&format!("plan -i inv {words}")) else { panic!("not plan") };
+        let again = args.connect.to_words();
+        assert_eq!(
+            again.join(" "),
+            "--known-hosts /lab/kh --host-key-checking off --ssh-config /lab/cfg --connect-timeout 2.5 --user root --private-key /lab/id --no-agent"
+        );
+        let Command::Plan(reparsed) = parse(&format!("plan -i inv {}", again.join(" "))) else { panic!("not plan") };
+        assert_eq!(reparsed.connect.to_words(), again);
+        let Command::Plan(defaults) = parse("plan -i inv") else { panic!("not plan") };
+        assert!(defaults.connect.to_words().is_empty());
     }
 }

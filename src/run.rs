@@ -1,7 +1,7 @@
 //! The edge of the program: turns a parsed command line into work and an
 //! exit status. Errors become one clear message; nothing below here exits.
 
-use crate::cli::{Cli, Command, InventoryArgs, PlayArgs};
+use crate::cli::{Cli, Command, InventoryArgs, PlanArgs, PlanFormat, PlayArgs};
 use crate::executor::{preflight, EventSink, Executor};
 use crate::inventory::Inventory;
 use crate::report::{Event, Format, Masker, Reporter};
@@ -16,6 +16,7 @@ pub const EXIT_INPUT: i32 = 1;
 pub fn main(cli: Cli) -> i32 {
     match cli.command {
         Command::Play(args) => play(args),
+        Command::Plan(args) => plan(args),
         Command::Inventory(args) => inventory(args),
         Command::Lab(args) => crate::lab::cli::run(&args.args),
     }
@@ -106,6 +107,41 @@ fn play(args: PlayArgs) -> i32 {
         let _ = reporter.await;
         summary.exit_code()
     })
+}
+
+fn plan(args: PlanArgs) -> i32 {
+    let format = args.format;
+    let outcome =
+        args.into_plan_config().map_err(|e| crate::plan::PlanError::input(format!("error: {e}"))).and_then(|cfg| Ok((crate::plan::make_plan(&cfg)?, cfg)));
+    match (outcome, format) {
+        (Ok((plan, cfg)), PlanFormat::Json) => print_json(&plan.to_json(&cfg), plan.exit_code()),
+        (Ok((plan, cfg)), PlanFormat::Human) => {
+            print!("{}", crate::plan::render_human(&plan, &cfg));
+            plan.exit_code()
+        }
+        (Err(e), PlanFormat::Json) => {
+            let doc = serde_json::json!({"changed": false, "exit": e.exit_code(), "error": {"kind": e.kind.to_string(), "message": e.message}});
+            print_json(&doc, e.exit_code())
+        }
+        (Err(e), PlanFormat::Human) => {
+            eprintln!("{e}\nnothing was changed");
+            e.exit_code()
+        }
+    }
+}
+
+/// Prints one JSON document; returns `code`, or 1 if it cannot be printed.
+fn print_json(doc: &serde_json::Value, code: i32) -> i32 {
+    match serde_json::to_string_pretty(doc) {
+        Ok(s) => {
+            println!("{s}");
+            code
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_INPUT
+        }
+    }
 }
 
 fn inventory(args: InventoryArgs) -> i32 {

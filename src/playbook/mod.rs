@@ -16,6 +16,9 @@ mod task;
 
 pub use ast::*;
 pub use parse::{load_playbook, load_task_file, PlaybookError};
+/// Positions inside YAML files, for other inputs that must point into theirs
+/// (`ferry plan`'s `-e @file`).
+pub(crate) use span_index::{Seg, SpanIndex};
 
 #[cfg(test)]
 mod tests;

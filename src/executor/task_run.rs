@@ -9,6 +9,7 @@ use crate::playbook::{Task, TaskKind};
 use crate::report::{Event, Status, TaskResult};
 use crate::transport::{Connection, LocalConnection};
 use crate::vars::{Value, Vars};
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,10 +55,13 @@ impl Executor {
         crate::vars::overlay(&mut vars, &state.vars);
         crate::vars::overlay(&mut vars, &inh.vars);
         crate::vars::overlay(&mut vars, &task.vars);
-        if let Some(facts) = self.with_host(host, |r| r.facts.clone()) {
-            crate::vars::overlay(&mut vars, &facts);
-        }
+        let mut from_hosts = HashSet::new();
+        self.with_host(host, |r| {
+            crate::vars::overlay(&mut vars, &r.facts);
+            from_hosts.extend(r.facts.keys().cloned());
+        });
         crate::vars::overlay(&mut vars, &self.cfg.extra_vars);
+        from_hosts.retain(|k| !self.cfg.extra_vars.contains_key(k));
         let strs = |v: &[String]| Value::Array(v.iter().map(|s| Value::from(s.as_str())).collect());
         vars.insert("inventory_hostname".into(), Value::from(host));
         vars.insert("inventory_hostname_short".into(), Value::from(host.split('.').next().unwrap_or(host)));
@@ -76,51 +80,38 @@ impl Executor {
         vars.insert("ansible_run_tags".into(), strs(&run_tags));
         vars.insert("ansible_skip_tags".into(), strs(&self.cfg.skip_tags));
         vars.insert("omit".into(), Value::from(OMIT));
-        self.resolve_nested_templates(state, &mut vars);
+        self.resolve_nested_templates(state, &mut vars, from_hosts);
         vars
     }
 
     /// Variables whose values are templates themselves (`a: "{{ b }}"`) are
-    /// rendered, as Ansible's lazy templating would, a few levels deep.
-    fn resolve_nested_templates(&self, state: &PlayState<'_>, vars: &mut Vars) {
-        // Render in dependency order: a variable is rendered only once every
-        // variable it reads is plain, so `a: "{{ b }}"` with `b: "{{ c }}"`
-        // never sees b's raw template text. A cycle is rendered as it stands.
-        for _ in 0..8 {
-            let templated: Vec<String> = vars.iter().filter(|(_, v)| has_template(v)).map(|(k, _)| k.clone()).collect();
-            if templated.is_empty() {
+    /// rendered, as Ansible's lazy templating would, each once. `settled` are
+    /// never rendered: what hosts returned (registered results, set_fact) is
+    /// data even when it reads like a template, and rendering a host's
+    /// `{{ lookup('env', 'TOKEN') }}` would hand it the controller's secrets.
+    fn resolve_nested_templates(&self, state: &PlayState<'_>, vars: &mut Vars, mut settled: HashSet<String>) {
+        // Each round settles at least one variable, so this ends.
+        loop {
+            let due = due_for_render(vars, &settled, |v| self.value_refs(v));
+            if due.is_empty() {
                 return;
-            }
-            let pending: std::collections::HashSet<&str> = templated.iter().map(String::as_str).collect();
-            let mut ready: Vec<String> = templated
-                .iter()
-                .filter(|k| vars.get(k.as_str()).is_some_and(|v| self.value_refs(v).iter().all(|r| r == *k || !pending.contains(r.as_str()))))
-                .cloned()
-                .collect();
-            if ready.is_empty() {
-                ready = templated.clone();
             }
             let ctx = self.context_for(state, vars);
-            let mut progressed = false;
-            for k in ready {
+            for k in due {
                 if let Some(v) = vars.get(&k) {
                     if let Ok(rendered) = self.templates.render_value(v, &ctx) {
-                        if &rendered != v {
-                            progressed = true;
-                        }
-                        vars.insert(k, rendered);
+                        vars.insert(k.clone(), rendered);
                     }
                 }
-            }
-            if !progressed {
-                return;
+                // Rendered values are final, whatever text they now hold.
+                settled.insert(k);
             }
         }
     }
 
     /// The variable names a (possibly nested) value's templates read.
-    fn value_refs(&self, v: &Value) -> std::collections::BTreeSet<String> {
-        let mut out = std::collections::BTreeSet::new();
+    fn value_refs(&self, v: &Value) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
         match v {
             Value::String(s) if s.contains("{{") || s.contains("{%") => {
                 if let Ok(names) = self.templates.referenced_vars(s, false) {
@@ -140,12 +131,12 @@ impl Executor {
             Some(s) => s,
             None => {
                 let mut hostvars = indexmap::IndexMap::new();
-                let facts: indexmap::IndexMap<String, Vars> =
-                    self.hosts.lock().map(|t| t.iter().map(|(k, v)| (k.clone(), v.facts.clone())).collect()).unwrap_or_default();
                 for h in self.inventory.hosts() {
                     let mut v = self.inventory_vars(h.name());
-                    if let Some(f) = facts.get(h.name()) {
-                        crate::vars::overlay(&mut v, f);
+                    if let Ok(table) = self.hosts.lock() {
+                        if let Some(r) = table.get(h.name()) {
+                            crate::vars::overlay(&mut v, &r.facts);
+                        }
                     }
                     v.insert("inventory_hostname".into(), Value::from(h.name()));
                     hostvars.insert(h.name().to_string(), v);
@@ -223,6 +214,9 @@ impl Executor {
                     Err(e) => return self.finish_error(state, task, host, inh, &format!("`when: {cond}` could not be evaluated: {e}"), started),
                 }
             }
+            // `execute` renders with a context of its own: two alive at once
+            // would hold every variable (registered output too) twice more.
+            drop(ctx);
             used_items.push(item.clone().unwrap_or(Value::Null));
             if !when_ok {
                 let mut registered = serde_json::Map::new();
@@ -332,7 +326,8 @@ impl Executor {
                 },
             };
             // The registered result, visible to changed_when/failed_when/until.
-            let mut registered = run.output.result.clone();
+            // Moved, not copied: a command's output may be megabytes.
+            let mut registered = std::mem::take(&mut run.output.result);
             registered.insert("changed".into(), Value::Bool(run.changed));
             registered.insert("failed".into(), Value::Bool(run.status == Status::Failed));
             if !run.msg.is_empty() {
@@ -341,12 +336,12 @@ impl Executor {
             if run.status == Status::Skipped {
                 registered.insert("skipped".into(), Value::Bool(true));
             }
-            let mut eval_vars = vars.clone();
-            if let Some(name) = &task.register {
-                eval_vars.insert(name.clone(), Value::Object(registered.clone()));
-            }
             let needs_eval = !task.changed_when.is_empty() || !task.failed_when.is_empty() || !task.until.is_empty();
             if needs_eval {
+                let mut eval_vars = vars.clone();
+                if let Some(name) = &task.register {
+                    eval_vars.insert(name.clone(), Value::Object(registered.clone()));
+                }
                 // Result keys are visible bare too (`rc`, `stdout`), as Ansible allows in these conditions.
                 for (k, v) in &registered {
                     eval_vars.entry(k.clone()).or_insert_with(|| v.clone());
@@ -483,7 +478,7 @@ impl Executor {
                 (None, _) => vars.clone(),
                 (Some(_), Some(_)) => {
                     let mut tv = self.inventory_vars(&target);
-                    self.resolve_nested_templates(state, &mut tv);
+                    self.resolve_nested_templates(state, &mut tv, HashSet::new());
                     tv
                 }
                 (Some(_), None) => return Ok(Err(format!("delegate_to `{target}` is not a host of the inventory"))),
@@ -655,7 +650,7 @@ impl Executor {
         host: &str,
         inh: &Inherited,
         looped: bool,
-        runs: Vec<(Option<String>, ItemRun)>,
+        mut runs: Vec<(Option<String>, ItemRun)>,
         used_items: &[Value],
         no_log: bool,
         started: Instant,
@@ -667,7 +662,7 @@ impl Executor {
         let all_skipped = !runs.is_empty() && runs.iter().all(|(_, r)| r.status == Status::Skipped) || (looped && runs.is_empty());
         let mut facts_changed = false;
 
-        for (label, run) in &runs {
+        for (label, run) in runs.iter_mut() {
             let mut result = TaskResult {
                 host: host.to_string(),
                 delegated_to: run.delegated_to.clone(),
@@ -681,8 +676,8 @@ impl Executor {
                 diff: run.output.diffs.clone(),
                 rc: run.output.rc,
                 command: if run.status == Status::Failed { run.failure_command.clone() } else { None },
-                stdout: run.stdout.clone(),
-                stderr: run.stderr.clone(),
+                stdout: run.stdout.take(),
+                stderr: run.stderr.take(),
                 ignored: run.ignored,
                 no_log,
                 location: task.location.to_string(),
@@ -700,10 +695,10 @@ impl Executor {
 
         let registered = if looped {
             let results: Vec<Value> = runs
-                .iter()
+                .iter_mut()
                 .zip(used_items)
                 .map(|((_, r), item)| {
-                    let mut m = r.registered.clone();
+                    let mut m = std::mem::take(&mut r.registered);
                     m.insert("item".into(), item.clone());
                     Value::Object(m)
                 })
@@ -716,12 +711,12 @@ impl Executor {
             m.insert("results".into(), Value::Array(results));
             Some(m)
         } else {
-            runs.first().map(|(_, r)| r.registered.clone())
+            runs.first_mut().map(|(_, r)| std::mem::take(&mut r.registered))
         };
 
         self.with_host(host, |rt| {
-            if let (Some(name), Some(reg)) = (&task.register, &registered) {
-                rt.facts.insert(name.clone(), Value::Object(reg.clone()));
+            if let (Some(name), Some(reg)) = (&task.register, registered) {
+                rt.facts.insert(name.clone(), Value::Object(reg));
                 facts_changed = true;
             }
             for (_, run) in &runs {
@@ -804,6 +799,26 @@ fn any_true(t: &crate::template::Templates, conds: &[String], ctx: &minijinja::V
     Ok(false)
 }
 
+/// The templated variables to render next, in dependency order: those not
+/// `settled` whose templates read no other variable still waiting, so
+/// `a: "{{ b }}"` with `b: "{{ c }}"` never sees b's raw template text. When
+/// only a cycle is left, all of it (rendered as it stands). `refs` names the
+/// variables a value reads.
+fn due_for_render(vars: &Vars, settled: &HashSet<String>, refs: impl Fn(&Value) -> BTreeSet<String>) -> Vec<String> {
+    let waiting: Vec<&String> = vars.iter().filter(|(k, v)| !settled.contains(*k) && has_template(v)).map(|(k, _)| k).collect();
+    let pending: HashSet<&str> = waiting.iter().map(|k| k.as_str()).collect();
+    let ready: Vec<String> = waiting
+        .iter()
+        .filter(|k| vars.get(k.as_str()).is_some_and(|v| refs(v).iter().all(|r| r == **k || !pending.contains(r.as_str()))))
+        .map(|k| (*k).clone())
+        .collect();
+    if ready.is_empty() {
+        waiting.into_iter().cloned().collect()
+    } else {
+        ready
+    }
+}
+
 fn has_template(v: &Value) -> bool {
     match v {
         Value::String(s) => s.contains("{{") || s.contains("{%"),
@@ -828,5 +843,48 @@ fn short(v: &Value) -> String {
         format!("{}...", &s[..s.char_indices().nth(77).map(|(i, _)| i).unwrap_or(s.len())])
     } else {
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names directly inside `{{ }}`: enough for these values.
+    fn refs(v: &Value) -> BTreeSet<String> {
+        let text = v.to_string();
+        text.split("{{")
+            .skip(1)
+            .filter_map(|rest| rest.split_whitespace().next())
+            .map(|w| w.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect())
+            .collect()
+    }
+
+    fn vars(pairs: &[(&str, Value)]) -> Vars {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    fn names(list: &[&str]) -> HashSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn nested_variables_render_in_dependency_order() {
+        let v = vars(&[("a", Value::from("{{ b }}")), ("b", Value::from("{{ c }}")), ("c", Value::from("plain"))]);
+        assert_eq!(due_for_render(&v, &names(&[]), refs), ["b"]);
+        assert_eq!(due_for_render(&v, &names(&["b"]), refs), ["a"]);
+        assert!(due_for_render(&v, &names(&["a", "b"]), refs).is_empty());
+        // a cycle is rendered as it stands, all at once
+        let cycle = vars(&[("x", Value::from("{{ y }}")), ("y", Value::from("{{ x }}"))]);
+        assert_eq!(due_for_render(&cycle, &names(&[]), refs), ["x", "y"]);
+    }
+
+    #[test]
+    fn what_hosts_returned_is_never_rendered() {
+        let from_host = serde_json::json!({"stdout": "{{ lookup('env', 'TOKEN') }}", "rc": 0});
+        let v = vars(&[("out", from_host), ("shown", Value::from("{{ out.stdout }}"))]);
+        // the play var reading it is rendered (once); the registered result never
+        assert_eq!(due_for_render(&v, &names(&["out"]), refs), ["shown"]);
+        assert!(due_for_render(&v, &names(&["out", "shown"]), refs).is_empty());
     }
 }

@@ -16,11 +16,13 @@ impl JsonReporter {
 
     /// Handles one event.
     pub fn emit(&mut self, event: &Event) {
-        if let Ok(line) = serde_json::to_string(event) {
-            let mut lock = self.out.lock();
-            let _ = writeln!(lock, "{line}");
-            let _ = lock.flush();
+        // Straight to stdout: an event may carry megabytes of command output,
+        // and a copy of it as one string would double that.
+        let mut lock = self.out.lock();
+        if serde_json::to_writer(&mut lock, event).is_ok() {
+            let _ = writeln!(lock);
         }
+        let _ = lock.flush();
         if let Event::Error { msg } = event {
             // Humans watching a JSON run still need to see why it stopped.
             let _ = writeln!(std::io::stderr(), "{msg}");

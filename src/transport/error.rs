@@ -42,6 +42,14 @@ pub enum TransportError {
         /// What is wrong and where.
         reason: String,
     },
+    /// The command cannot be sent as asked (a NUL byte in it); nothing ran.
+    #[error("{host}: {reason}")]
+    BadCommand {
+        /// Inventory name.
+        host: String,
+        /// What is wrong with the command.
+        reason: String,
+    },
     /// The command ran longer than allowed; it was cancelled.
     #[error("{host}: command timed out after {}s: {command}", .after.as_secs_f64())]
     Timeout {

@@ -1,7 +1,7 @@
 //! The `local` connection: commands run on the controller through `/bin/sh -c`,
 //! with the same quoting, stdin, caps and timeouts as over SSH.
 
-use super::command::{CommandOutput, RemoteCommand, OUTPUT_CAP};
+use super::command::{CommandOutput, OutputBuffer, RemoteCommand};
 use super::error::TransportError;
 use std::process::Stdio;
 use std::time::Duration;
@@ -21,6 +21,9 @@ impl LocalConnection {
 
     /// Runs one command; the child is killed when `timeout` passes.
     pub async fn run(&self, cmd: &RemoteCommand, timeout: Duration) -> Result<CommandOutput, TransportError> {
+        if let Some(reason) = cmd.unsendable() {
+            return Err(TransportError::BadCommand { host: self.name.clone(), reason });
+        }
         let line = cmd.to_shell_line();
         let mut child = tokio::process::Command::new("/bin/sh")
             .arg("-c")
@@ -50,39 +53,27 @@ impl LocalConnection {
         };
         match tokio::time::timeout(timeout, work).await {
             Err(_) => Err(TransportError::Timeout { host: self.name.clone(), command: cmd.to_string(), after: timeout }),
-            Ok(((stdout, t1), (stderr, t2), status)) => {
+            Ok((stdout, stderr, status)) => {
                 let status = status.map_err(|e| TransportError::Config { host: self.name.clone(), reason: format!("waiting for command: {e}") })?;
                 use std::os::unix::process::ExitStatusExt;
                 let signal = status.signal().map(|s| format!("signal {s}"));
-                Ok(CommandOutput {
-                    rc: status.code().unwrap_or(-1),
-                    stdout: String::from_utf8_lossy(&stdout).into_owned(),
-                    stderr: String::from_utf8_lossy(&stderr).into_owned(),
-                    signal,
-                    truncated: t1 || t2,
-                })
+                let truncated = stdout.truncated() || stderr.truncated();
+                Ok(CommandOutput { rc: status.code().unwrap_or(-1), stdout: stdout.into_string(), stderr: stderr.into_string(), signal, truncated })
             }
         }
     }
 }
 
-/// Reads a pipe to the end, keeping at most [`OUTPUT_CAP`] bytes.
-async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>) -> (Vec<u8>, bool) {
-    let Some(mut pipe) = pipe else { return (Vec::new(), false) };
-    let mut kept = Vec::new();
+/// Reads a pipe to the end, keeping at most [`OUTPUT_CAP`](super::command::OUTPUT_CAP).
+async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>) -> OutputBuffer {
+    let mut kept = OutputBuffer::default();
+    let Some(mut pipe) = pipe else { return kept };
     let mut buf = vec![0u8; 64 * 1024];
-    let mut truncated = false;
     loop {
         match pipe.read(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let room = OUTPUT_CAP.saturating_sub(kept.len());
-                if room < n {
-                    truncated = true;
-                }
-                kept.extend_from_slice(&buf[..n.min(room)]);
-            }
+            Ok(n) => kept.push(&buf[..n]),
         }
     }
-    (kept, truncated)
+    kept
 }

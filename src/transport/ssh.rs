@@ -1,7 +1,7 @@
 //! SSH connections (russh): one per host, opened once and reused by every
 //! command; each command is one session channel, so several can run at once.
 
-use super::command::{CommandOutput, RemoteCommand, OUTPUT_CAP};
+use super::command::{CommandOutput, OutputBuffer, RemoteCommand};
 use super::error::TransportError;
 pub use super::known_hosts::HostKeyChecking;
 use super::known_hosts::KnownHosts;
@@ -130,12 +130,15 @@ impl SshConnection {
 
     /// Runs one command on a new session channel: `cmd.to_shell_line()` is
     /// executed, `cmd.stdin` written and closed, stdout and stderr collected
-    /// (each capped at [`OUTPUT_CAP`]; the rest is read and dropped). On
+    /// (each capped at [`OUTPUT_CAP`](super::command::OUTPUT_CAP); the rest is read and dropped). On
     /// timeout the command is sent SIGTERM and its channel closed; the
     /// result is `Timeout`, or `Unreachable` when the connection itself died.
     /// (OpenSSH does not deliver signals to root's commands, and a quiet
     /// command outlives its closed channel: see `relink`.)
     pub async fn run(&self, cmd: &RemoteCommand, timeout: Duration) -> Result<CommandOutput, TransportError> {
+        if let Some(reason) = cmd.unsendable() {
+            return Err(TransportError::BadCommand { host: self.inner.target.name.clone(), reason });
+        }
         let deadline = Instant::now() + timeout;
         let mut channel: Option<OpenChannel> = None;
         let outcome = tokio::time::timeout_at(deadline, self.exec(cmd, &mut channel)).await;
@@ -379,37 +382,15 @@ enum Ended {
 
 #[derive(Default)]
 struct Collected {
-    stdout: Capped,
-    stderr: Capped,
+    stdout: OutputBuffer,
+    stderr: OutputBuffer,
     status: Option<u32>,
     signal: Option<String>,
 }
 
-/// Output kept up to [`OUTPUT_CAP`]; the rest is counted as truncated and dropped.
-#[derive(Default)]
-struct Capped {
-    kept: Vec<u8>,
-    truncated: bool,
-}
-
-impl Capped {
-    fn push(&mut self, data: &[u8]) {
-        let room = OUTPUT_CAP.saturating_sub(self.kept.len());
-        if data.len() > room {
-            self.truncated = true;
-        }
-        self.kept.extend_from_slice(&data[..data.len().min(room)]);
-    }
-
-    fn into_string(self) -> String {
-        // Valid UTF-8 (the usual case) is moved, not copied.
-        String::from_utf8(self.kept).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-    }
-}
-
 impl Collected {
     fn into_output(self) -> CommandOutput {
-        let truncated = self.stdout.truncated || self.stderr.truncated;
+        let truncated = self.stdout.truncated() || self.stderr.truncated();
         let mut stderr = self.stderr.into_string();
         let rc = match (self.status, &self.signal) {
             (_, Some(_)) => -1,
@@ -468,17 +449,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn capped_output_keeps_the_first_bytes() {
-        let mut c = Capped::default();
-        c.push(&vec![b'a'; OUTPUT_CAP - 1]);
-        assert!(!c.truncated);
-        c.push(b"bc");
-        assert!(c.truncated);
-        assert_eq!(c.kept.len(), OUTPUT_CAP);
-        assert_eq!(c.kept.last(), Some(&b'b'));
-    }
-
-    #[test]
     fn exit_status_signal_and_none() {
         let done = |status, signal: Option<&str>| Collected { status, signal: signal.map(Into::into), ..Default::default() }.into_output();
         assert_eq!(done(Some(3), None).rc, 3);
@@ -487,12 +457,5 @@ mod tests {
         let silent = done(None, None);
         assert_eq!(silent.rc, 255);
         assert!(silent.stderr.contains("without an exit status"));
-    }
-
-    #[test]
-    fn invalid_utf8_is_replaced_not_dropped() {
-        let mut c = Capped::default();
-        c.push(b"ok \xff end");
-        assert_eq!(c.into_string(), "ok \u{fffd} end");
     }
 }

@@ -67,19 +67,29 @@ pub fn load_keys(hop: &Hop) -> Result<Keys, String> {
                 io::ErrorKind::InvalidData => "not a text key file".to_string(),
                 _ => e.to_string(),
             },
-            Ok(text) => match russh::keys::decode_secret_key(&text, None) {
-                Ok(key) => {
-                    keys.loaded.push((identity.clone(), Arc::new(key)));
-                    continue;
+            Ok(text) => {
+                let decoded = russh::keys::decode_secret_key(&text, None);
+                // Only a private key's permissions matter (a .pub is world-readable).
+                let private = matches!(decoded, Ok(_) | Err(russh::keys::Error::KeyIsEncrypted));
+                match (decoded, too_open(&identity.path).filter(|_| private)) {
+                    (_, Some(mode)) => {
+                        format!("its permissions {mode:04o} let other users read it (ssh refuses such keys too): `chmod 600 {}`", identity.path.display())
+                    }
+                    (Ok(key), None) => {
+                        keys.loaded.push((identity.clone(), Arc::new(key)));
+                        continue;
+                    }
+                    (Err(russh::keys::Error::KeyIsEncrypted), None) if named && !hop.use_agent => return Err(encrypted_advice(identity)),
+                    (Err(russh::keys::Error::KeyIsEncrypted), None) => {
+                        keys.encrypted.push(identity.clone());
+                        continue;
+                    }
+                    (Err(_), None) if text.starts_with("ssh-") || text.starts_with("ecdsa-") => {
+                        "this is a public key; name the private key file, without .pub".to_string()
+                    }
+                    (Err(e), None) => format!("not a usable private key: {e}"),
                 }
-                Err(russh::keys::Error::KeyIsEncrypted) if named && !hop.use_agent => return Err(encrypted_advice(identity)),
-                Err(russh::keys::Error::KeyIsEncrypted) => {
-                    keys.encrypted.push(identity.clone());
-                    continue;
-                }
-                Err(_) if text.starts_with("ssh-") || text.starts_with("ecdsa-") => "this is a public key; name the private key file, without .pub".to_string(),
-                Err(e) => format!("not a usable private key: {e}"),
-            },
+            }
         };
         let message = format!("{} ({}): {problem}", identity.path.display(), source(identity));
         if named {
@@ -88,6 +98,17 @@ pub fn load_keys(hop: &Hop) -> Result<Keys, String> {
         keys.skipped.push(message);
     }
     Ok(keys)
+}
+
+/// The permission bits of a key file of ours that others may read or write,
+/// if any: ssh refuses such a key (its secret may already be out), and so do we.
+fn too_open(path: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    // SAFETY: getuid(2) cannot fail and touches no memory.
+    let mine = meta.uid() == unsafe { libc::getuid() };
+    let mode = meta.mode() & 0o777;
+    (mine && mode & 0o077 != 0).then_some(mode)
 }
 
 /// Offers the keys, then the agent's, until one is accepted.
@@ -241,6 +262,7 @@ mod tests {
     use super::*;
     use crate::transport::known_hosts::HostKeyChecking;
     use crate::transport::ssh_config::Origin;
+    use std::os::unix::fs::PermissionsExt;
     use std::path::Path;
     use std::time::Duration;
 
@@ -294,6 +316,10 @@ aPawG/gq2zejFOuQ==
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("plain"), PLAIN).unwrap();
         std::fs::write(dir.join("encrypted"), ENCRYPTED).unwrap();
+        std::fs::write(dir.join("open"), PLAIN).unwrap();
+        for (name, mode) in [("plain", 0o600), ("encrypted", 0o600), ("open", 0o644)] {
+            std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(mode)).unwrap();
+        }
         std::fs::write(dir.join("plain.pub"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFx2K97Ww/xbzaQbTHJ3EzO4ytzkX9uEZuIUCuO08OeI fixture\n").unwrap();
         KeyFiles(dir)
     }
@@ -315,6 +341,17 @@ aPawG/gq2zejFOuQ==
 
         let err = load_keys(&hop(vec![named(dir.join("nope"))], false)).unwrap_err();
         assert_eq!(err, format!("cannot use private key {}/nope (ansible_ssh_private_key_file): no such file", dir.display()));
+        let err = load_keys(&hop(vec![named(dir.join("open"))], false)).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "cannot use private key {0}/open (ansible_ssh_private_key_file): its permissions 0644 let other users read it \
+                 (ssh refuses such keys too): `chmod 600 {0}/open`",
+                dir.display()
+            )
+        );
+        let err = load_keys(&hop(vec![named(dir.to_path_buf())], false)).unwrap_err();
+        assert!(err.contains("(ansible_ssh_private_key_file): Is a directory"), "{err}");
         let err = load_keys(&hop(vec![named(dir.join("plain.pub"))], false)).unwrap_err();
         assert!(err.ends_with("this is a public key; name the private key file, without .pub"), "{err}");
         let err = load_keys(&hop(vec![named(dir.join("encrypted"))], false)).unwrap_err();
@@ -326,10 +363,11 @@ aPawG/gq2zejFOuQ==
     fn config_keys_are_skipped_when_unusable_and_encrypted_ones_wait_for_the_agent() {
         let fixture = files("config");
         let dir = &fixture.0;
-        let ids = vec![from_config(dir.join("nope")), from_config(dir.join("plain.pub")), from_config(dir.join("plain"))];
+        let ids = vec![from_config(dir.join("nope")), from_config(dir.join("plain.pub")), from_config(dir.join("open")), from_config(dir.join("plain"))];
         let keys = load_keys(&hop(ids, false)).unwrap();
         assert_eq!(keys.loaded.len(), 1);
-        assert_eq!(keys.skipped.len(), 2);
+        assert_eq!(keys.skipped.len(), 3);
+        assert!(keys.skipped[2].contains("open (IdentityFile at /c:4): its permissions 0644"), "{:?}", keys.skipped);
         assert!(keys.skipped[0].ends_with("nope (IdentityFile at /c:4): no such file"), "{:?}", keys.skipped);
 
         // with an agent, a named encrypted key is kept for later: the agent may hold it

@@ -184,6 +184,7 @@ fn for_host(err: TransportError, name: &str) -> TransportError {
         TransportError::HostKey { reason, .. } => TransportError::HostKey { host, reason },
         TransportError::Auth { user, reason, .. } => TransportError::Auth { host, user, reason },
         TransportError::Config { reason, .. } => TransportError::Config { host, reason },
+        TransportError::BadCommand { reason, .. } => TransportError::BadCommand { host, reason },
         TransportError::Timeout { command, after, .. } => TransportError::Timeout { host, command, after },
     }
 }

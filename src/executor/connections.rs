@@ -94,6 +94,19 @@ impl ConnectionPool {
         .clone()
     }
 
+    /// Commands each host's connection ran (hosts that were never reached are
+    /// absent). Delegated commands count for the host they ran on.
+    pub fn commands(&self) -> HashMap<String, u64> {
+        let Ok(slots) = self.slots.lock() else { return HashMap::new() };
+        slots
+            .iter()
+            .filter_map(|(host, slot)| match slot.get() {
+                Some(Ok(conn)) => Some((host.clone(), conn.commands())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Closes every open connection.
     pub async fn close_all(&self) {
         let slots: Vec<Slot> = match self.slots.lock() {

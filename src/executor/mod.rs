@@ -105,8 +105,13 @@ impl Executor {
                 }
             }
         }
+        let commands = self.pool.commands();
         self.pool.close_all().await;
-        let stats: IndexMap<String, HostStats> = self.hosts.lock().map(|h| h.iter().map(|(k, v)| (k.clone(), v.stats)).collect()).unwrap_or_default();
+        let stats: IndexMap<String, HostStats> = self
+            .hosts
+            .lock()
+            .map(|h| h.iter().map(|(k, v)| (k.clone(), HostStats { commands: commands.get(k).copied().unwrap_or(0), ..v.stats })).collect())
+            .unwrap_or_default();
         self.sink.emit(Event::Recap { hosts: stats.clone(), elapsed_ms: started.elapsed().as_millis() as u64 });
         RunSummary { stats, interrupted: self.is_interrupted() }
     }

@@ -302,7 +302,8 @@ pub(crate) fn teardown_unlocked(name: &str) -> Result<bool, LabError> {
 }
 
 /// Every record in the registry whose name lock is free and whose dir lies under
-/// `under`, torn down; returns their names.
+/// `under` (and whose owning test, if its dir names one, has ended), torn down;
+/// returns their names.
 pub(crate) fn teardown_stale_under(under: &Path) -> Result<Vec<String>, LabError> {
     let mut done = Vec::new();
     let Ok(entries) = fs::read_dir(REGISTRY) else {
@@ -322,7 +323,7 @@ pub(crate) fn teardown_stale_under(under: &Path) -> Result<Vec<String>, LabError
                 continue;
             }
         };
-        if !record.dir.starts_with(under) {
+        if !record.dir.starts_with(under) || owner_alive(&record.dir, under) {
             continue;
         }
         let Some(_lock) = try_lock(&record.name)? else {
@@ -340,9 +341,30 @@ pub(crate) fn teardown_stale_under(under: &Path) -> Result<Vec<String>, LabError
     }
 }
 
+/// True when `dir` lies in a folder `p<PID>-...` right under `under` and that
+/// process still runs: a test that ran `ferry lab up` owns the lab although no
+/// live process holds its lock (the command that built it has exited).
+fn owner_alive(dir: &Path, under: &Path) -> bool {
+    let Ok(rest) = dir.strip_prefix(under) else { return false };
+    let first = rest.components().next().map(|c| c.as_os_str().to_string_lossy().into_owned()).unwrap_or_default();
+    let pid = first.strip_prefix('p').and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+    pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lab_whose_test_still_runs_is_not_stale() {
+        let under = Path::new("/tmp/ferry-tests");
+        let mine = under.join(format!("p{}-3-migration/lab", std::process::id()));
+        assert!(owner_alive(&mine, under));
+        // PIDs are at most 2^22 on Linux: this one cannot run.
+        assert!(!owner_alive(&under.join("p99999999-0-x/lab"), under));
+        assert!(!owner_alive(&under.join("other/lab"), under));
+        assert!(!owner_alive(Path::new("/elsewhere/p1-0-x"), under));
+    }
 
     #[test]
     fn a_record_survives_a_round_trip_through_json() {

@@ -111,7 +111,11 @@ pub enum DaemonState {
 }
 
 /// Prints `ours PID` + argv lines, `stale`, `none`, then `other PID ARGV...` lines.
+/// Others count only in this shell's network namespace: an rbd-mirror in
+/// another one (a container without host networking, or, in the lab, another
+/// lab host: they share the machine's PID namespace) is not this host's.
 const OBSERVE_PROCESS: &str = r#"pidf=$1
+here=$(readlink /proc/self/ns/net)
 alive() { [ -r "/proc/$1/comm" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = rbd-mirror ] && ! grep -q '^[^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
 mine=
 if [ -s "$pidf" ]; then
@@ -124,6 +128,7 @@ for p in /proc/[0-9]*; do
   pid=${p#/proc/}
   [ "$pid" = "$mine" ] && continue
   alive "$pid" || continue
+  [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$here" ] || continue
   echo "other $pid $(tr '\0' '\037' < "$p/cmdline" 2>/dev/null)"
 done
 exit 0"#;

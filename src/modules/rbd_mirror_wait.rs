@@ -21,8 +21,11 @@
 //! reachable from this host (the target has the source's conf, `--cluster
 //! site-src`), and must match before the clone counts as in sync.
 //!
-//! Polling backs off from 0.5 s to 5 s and starts again at 0.5 s when a
-//! figure moves. It fails on `timeout`; when no figure of an image moved for
+//! Polling backs off from 0.5 s to 1.5 s and starts again at 0.5 s when a
+//! figure moves: the wait returns at most ~1.5 s (plus one look) after
+//! rbd-mirror writes the status that shows the image in sync. The images are
+//! looked at concurrently (one command each, at most [`LOOKS_AT_ONCE`] at a
+//! time), so a poll costs one round trip, not one per image. It fails on `timeout`; when no figure of an image moved for
 //! `stall_after` seconds (naming the image and the daemon's description);
 //! when an image never appears on the target within `appear_timeout` (rc 2:
 //! rbd-mirror cannot create it, G2), naming the unmirrored parent when the
@@ -48,7 +51,12 @@ use std::time::{Duration, Instant};
 const MODULE: &str = "rbd_mirror_wait";
 
 const FIRST_PAUSE: Duration = Duration::from_millis(500);
-const MAX_PAUSE: Duration = Duration::from_secs(5);
+/// Longest pause between polls: bounds the time from "Ceph says in sync" to
+/// "ferry moves on" (the target is under 2 s).
+const MAX_PAUSE: Duration = Duration::from_millis(1500);
+/// Images looked at concurrently in one poll (below the SSH connection's
+/// session limit, so other tasks' commands still get a channel).
+const LOOKS_AT_ONCE: usize = 6;
 /// `rbd du` walks the image's objects: at most this often per image while syncing.
 const USAGE_EVERY: Duration = Duration::from_secs(10);
 
@@ -67,6 +75,8 @@ struct Args {
     source_id: Option<Text>,
     compare_usage: Option<Flag>,
     until: Option<Text>,
+    /// Put before every failure, e.g. "cutover refused" (what the wait guards).
+    refusal: Option<Text>,
 }
 
 /// Waits for images to be in sync on the target.
@@ -81,6 +91,7 @@ pub struct RbdMirrorWaitModule {
     mode: Option<MirrorImageMode>,
     compare_usage: bool,
     until: Until,
+    refusal: Option<String>,
 }
 
 /// When a journal-mode image counts as in sync.
@@ -201,6 +212,7 @@ impl RbdMirrorWaitModule {
                 Some("caught_up") => Until::CaughtUp,
                 Some(other) => return Err(arg_err(MODULE, "until", format!("`until` must be idle or caught_up, not `{other}`"))),
             },
+            refusal: a.refusal.map(|t| t.0.trim().to_string()).filter(|t| !t.is_empty()),
         })
     }
 
@@ -234,8 +246,16 @@ impl RbdMirrorWaitModule {
         loop {
             let mut moved = false;
             let mut fatal = None;
-            for t in tracks.iter_mut().filter(|t| t.done.is_none()) {
-                let look = self.look(cx, t).await?;
+            // One poll: every pending image looked at, LOOKS_AT_ONCE at a time.
+            let mut looks: Vec<Result<Look, ModuleError>> = Vec::new();
+            {
+                let mut pending: Vec<&mut Track> = tracks.iter_mut().filter(|t| t.done.is_none()).collect();
+                for chunk in pending.chunks_mut(LOOKS_AT_ONCE) {
+                    looks.extend(futures::future::join_all(chunk.iter_mut().map(|t| self.look(cx, t))).await);
+                }
+            }
+            for (t, look) in tracks.iter_mut().filter(|t| t.done.is_none()).zip(looks) {
+                let look = look?;
                 let now = Instant::now();
                 let fp = fingerprint(t);
                 if fp != t.fingerprint {
@@ -308,6 +328,10 @@ impl RbdMirrorWaitModule {
     }
 
     fn fail(&self, result: &serde_json::Map<String, Value>, msg: String) -> ModuleError {
+        let msg = match &self.refusal {
+            Some(what) => format!("{what}: {msg}"),
+            None => msg,
+        };
         let detail = serde_json::to_string(result).unwrap_or_default();
         ModuleError::Failed(Failure { msg, stdout: Some(detail), ..Default::default() })
     }
@@ -704,5 +728,15 @@ mod tests {
         assert!(RbdMirrorWaitModule::from_args(&json!({"images": "v/i", "cluster": "b", "source_cluster": "b"})).is_err());
         assert!(RbdMirrorWaitModule::from_args(&json!({"images": "v/i", "timeout": -1})).is_err());
         assert!(!module(json!({"images": "v/i"})).compare_usage);
+    }
+
+    #[test]
+    fn a_refusal_is_named_before_the_failure() {
+        let m = module(json!({"images": "v/i", "refusal": "cutover refused"}));
+        let ModuleError::Failed(f) = m.fail(&serde_json::Map::new(), "timeout after 5s".into()) else { panic!("not a failure") };
+        assert_eq!(f.msg, "cutover refused: timeout after 5s");
+        let plain = module(json!({"images": "v/i"}));
+        let ModuleError::Failed(f) = plain.fail(&serde_json::Map::new(), "timeout after 5s".into()) else { panic!("not a failure") };
+        assert_eq!(f.msg, "timeout after 5s");
     }
 }

@@ -28,7 +28,7 @@ fn lab_source() -> BTreeMap<ImageSpec, ImageInfo> {
 
 /// The chain `rbd_chain` plans for inventories/lab-migration.yml on the lab.
 fn lab_chain() -> ChainView {
-    let listing: Vec<String> = serde_json::from_str(include_str!("../../tests/fixtures/ceph/site-src.ls.volumes.json")).unwrap();
+    let listing: Vec<String> = serde_json::from_str(include_str!("../../tests/fixtures/plan/site-src.ls.volumes.json")).unwrap();
     let mut request = ChainRequest { images: ["volumes/vol-clone", "volumes/vol-grandchild", "volumes/vol-plain"].map(spec).to_vec(), ..Default::default() };
     request.images.extend(listing.iter().map(|n| ImageSpec::new("volumes", n.as_str())));
     request.whole_pools.insert("volumes".into(), listing);

@@ -110,6 +110,10 @@ pub struct HostStats {
     pub rescued: u32,
     /// Failures ignored by `ignore_errors`.
     pub ignored: u32,
+    /// Commands run on this host's connection (its own tasks' and those
+    /// delegated to it): one SSH session channel each. Not in the human recap,
+    /// whose rows keep Ansible's form.
+    pub commands: u64,
 }
 
 /// Everything the executor tells the world.

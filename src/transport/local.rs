@@ -11,12 +11,19 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 #[derive(Debug, Clone)]
 pub struct LocalConnection {
     name: String,
+    /// Commands started so far (see [`super::Connection::commands`]); clones share it.
+    commands: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl LocalConnection {
+    /// Commands started on this connection.
+    pub fn commands(&self) -> u64 {
+        self.commands.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// A local connection reported under the inventory name `name`.
     pub fn new(name: &str) -> Self {
-        LocalConnection { name: name.to_string() }
+        LocalConnection { name: name.to_string(), commands: Default::default() }
     }
 
     /// Runs one command; the child is killed when `timeout` passes.
@@ -24,6 +31,7 @@ impl LocalConnection {
         if let Some(reason) = cmd.unsendable() {
             return Err(TransportError::BadCommand { host: self.name.clone(), reason });
         }
+        self.commands.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let line = cmd.to_shell_line();
         let mut child = tokio::process::Command::new("/bin/sh")
             .arg("-c")

@@ -35,6 +35,15 @@ impl Connection {
         }
     }
 
+    /// Commands started on this connection so far: each is one SSH session
+    /// channel (exec request, output, exit status), so a round trip at least.
+    pub fn commands(&self) -> u64 {
+        match self {
+            Connection::Ssh(c) => c.commands(),
+            Connection::Local(c) => c.commands(),
+        }
+    }
+
     /// Closes the connection (SSH disconnect); local is a no-op.
     pub async fn close(&self) {
         if let Connection::Ssh(c) = self {

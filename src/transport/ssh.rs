@@ -104,6 +104,8 @@ struct Inner {
     link: std::sync::Mutex<Arc<Link>>,
     relinking: tokio::sync::Mutex<()>,
     sessions: Semaphore,
+    /// Commands started (one session channel each: a round trip at least).
+    commands: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for SshConnection {
@@ -124,6 +126,7 @@ impl SshConnection {
                 link: std::sync::Mutex::new(link),
                 relinking: tokio::sync::Mutex::new(()),
                 sessions: Semaphore::new(MAX_SESSIONS),
+                commands: Default::default(),
             }),
         })
     }
@@ -139,6 +142,7 @@ impl SshConnection {
         if let Some(reason) = cmd.unsendable() {
             return Err(TransportError::BadCommand { host: self.inner.target.name.clone(), reason });
         }
+        self.inner.commands.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let deadline = Instant::now() + timeout;
         let mut channel: Option<OpenChannel> = None;
         let outcome = tokio::time::timeout_at(deadline, self.exec(cmd, &mut channel)).await;
@@ -163,6 +167,11 @@ impl SshConnection {
                 }
             }
         }
+    }
+
+    /// Commands started on this connection (each one a session channel).
+    pub fn commands(&self) -> u64 {
+        self.inner.commands.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Disconnects. Commands still running fail with `Unreachable`.

@@ -358,6 +358,7 @@ pub struct Ferry {
     env: Vec<(String, String)>,
     timeout: Duration,
     interrupt_after: Option<Duration>,
+    kill_on: Option<(String, Duration)>,
     _own_dir: Option<TestDir>,
 }
 
@@ -381,6 +382,7 @@ impl Ferry {
             env: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             interrupt_after: None,
+            kill_on: None,
             _own_dir: None,
         }
     }
@@ -431,6 +433,13 @@ impl Ferry {
         self
     }
 
+    /// Kills ferry with SIGKILL (no cleanup, no recap: a crash or `kill -9`)
+    /// `after` once its stdout contains `needle`. The run's code is then `None`.
+    pub fn kill_on_output(mut self, needle: &str, after: Duration) -> Ferry {
+        self.kill_on = Some((needle.to_string(), after));
+        self
+    }
+
     /// Runs ferry to completion (killing it after the timeout) and collects its
     /// output and JSON events.
     pub fn run(self) -> Run {
@@ -466,18 +475,41 @@ impl Ferry {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {FERRY}: {e}"));
-        let reader = |mut pipe: Box<dyn Read + Send>| {
+        // stdout is collected as it comes, so a kill can wait for a line.
+        let seen_out = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let reader = |mut pipe: Box<dyn Read + Send>, sink: std::sync::Arc<std::sync::Mutex<Vec<u8>>>| {
             thread::spawn(move || {
-                let mut buf = Vec::new();
-                let _ = pipe.read_to_end(&mut buf);
-                String::from_utf8_lossy(&buf).into_owned()
+                let mut chunk = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    if let Ok(mut buf) = sink.lock() {
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                }
+                sink.lock().map(|buf| String::from_utf8_lossy(&buf).into_owned()).unwrap_or_default()
             })
         };
-        let out = reader(Box::new(child.stdout.take().expect("piped stdout")));
-        let err = reader(Box::new(child.stderr.take().expect("piped stderr")));
+        let out = reader(Box::new(child.stdout.take().expect("piped stdout")), seen_out.clone());
+        let err = reader(Box::new(child.stderr.take().expect("piped stderr")), Default::default());
         let started = Instant::now();
         let mut interrupt = self.interrupt_after;
+        let mut kill_on = self.kill_on.clone();
+        let mut kill_at: Option<Instant> = None;
         let status = loop {
+            if let Some((needle, after)) = &kill_on {
+                let seen = seen_out.lock().map(|b| String::from_utf8_lossy(&b).contains(needle.as_str())).unwrap_or(false);
+                if seen {
+                    kill_at = Some(Instant::now() + *after);
+                    kill_on = None;
+                }
+            }
+            if kill_at.is_some_and(|at| Instant::now() >= at) {
+                kill_at = None;
+                // Our own child, by its handle: SIGKILL.
+                let _ = child.kill();
+            }
             if interrupt.is_some_and(|after| started.elapsed() >= after) {
                 interrupt = None;
                 // Our own child, by its PID.
@@ -503,6 +535,9 @@ impl Ferry {
         let stdout = out.join().unwrap_or_default();
         let stderr = err.join().unwrap_or_default();
         let run = Run::new(command_line, status.and_then(|s| s.code()), stdout, stderr, started.elapsed());
+        if self.kill_on.is_some() && status.is_some_and(|s| s.code().is_some()) {
+            panic!("ferry ended before it could be killed on {:?}\n{}", self.kill_on, run.transcript());
+        }
         if status.is_none() {
             panic!("ferry did not finish within {:?}\n{}", self.timeout, run.transcript());
         }

@@ -153,7 +153,7 @@ impl Templates {
                 return Ok(Some(source.to_string()));
             }
             if let Some(expr) = name.strip_prefix(EXPR) {
-                checker.compile_expression(expr)?;
+                compile_expression(&checker, expr)?;
                 return Ok(Some(format!("{{% set {RESULT_VAR} = {expr} %}}")));
             }
             load_file(&loader_dirs, name)
@@ -256,7 +256,7 @@ impl Templates {
         let names = if is_expr {
             let expr = single_expression(source).unwrap_or(source);
             let origin = Origin::Expr(expr);
-            self.env.compile_expression(expr).map_err(|e| self.error(&e, origin, &MjValue::UNDEFINED))?.undeclared_variables(false)
+            compile_expression(&self.env, expr).map_err(|e| self.error(&e, origin, &MjValue::UNDEFINED))?.undeclared_variables(false)
         } else {
             if !has_template_syntax(source) {
                 return Ok(BTreeSet::new());
@@ -322,7 +322,7 @@ impl Templates {
         // Errors raised while converting a value carry no source: then the
         // origin is the text, and an expression must be parsed as one.
         let declared_free = match (from_err, origin) {
-            (None, Origin::Expr(expr)) => self.env.compile_expression(expr).ok().map(|e| e.undeclared_variables(false)),
+            (None, Origin::Expr(expr)) => compile_expression(&self.env, expr).ok().map(|e| e.undeclared_variables(false)),
             _ => self.env.template_from_str(source).ok().map(|t| t.undeclared_variables(false)),
         };
         let is_free = |name: &str| !is_word_in(GLOBALS, name) && declared_free.as_ref().is_none_or(|free| free.contains(name));
@@ -382,6 +382,41 @@ fn describe(err: &Error) -> String {
 /// Does the string contain anything minijinja would interpret?
 fn has_template_syntax(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// `env.compile_expression(expr)` without minijinja 2's panic ("empty lexer
+/// stack") on text after a `}}` that closes the expression (`a }} b`, found by
+/// tests/fuzz_parsers.rs); minijinja 3 reports a syntax error there, and so
+/// does this.
+fn compile_expression<'env, 'source>(env: &'env Environment<'source>, expr: &'source str) -> Result<minijinja::Expression<'env, 'source>, Error> {
+    if closes_expression_early(expr) {
+        return Err(Error::new(ErrorKind::SyntaxError, "unexpected `}}`: it ends the expression, but more text follows"));
+    }
+    env.compile_expression(expr)
+}
+
+/// Whether `expr` holds a `}}` outside brackets and string literals, which
+/// minijinja's lexer takes as the end of the expression.
+fn closes_expression_early(expr: &str) -> bool {
+    let bytes = expr.as_bytes();
+    let mut depth = 0isize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            quote @ (b'"' | b'\'') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b'}' if depth == 0 && bytes.get(i + 1) == Some(&b'}') => return true,
+            b')' | b']' | b'}' => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 /// The expression inside a string that is exactly one `{{ expr }}`
@@ -2037,6 +2072,22 @@ mod tests {
             other => panic!("expected a syntax error, got {other:?}"),
         }
         assert!(matches!(t.referenced_vars("{% if %}", false), Err(TemplateError::Syntax { .. })));
+    }
+
+    #[test]
+    fn text_after_a_closing_brace_pair_is_a_syntax_error_not_a_panic() {
+        // tests/fuzz_parsers.rs found `}}}`: minijinja 2 panicked with
+        // "empty lexer stack" on text after a `}}` that ends an expression.
+        let (t, ctx) = setup(json!({"a": 1}));
+        for expr in ["}}}", "a }} b", "a -}} b", "x }} ", "(a) }} 1"] {
+            assert!(matches!(t.eval_condition(expr, &ctx), Err(TemplateError::Syntax { .. })), "{expr:?}");
+            assert!(matches!(t.eval_expr(expr, &ctx), Err(TemplateError::Syntax { .. })), "{expr:?}");
+            assert!(matches!(t.referenced_vars(expr, true), Err(TemplateError::Syntax { .. })), "{expr:?}");
+        }
+        // Braces that close a dict, or sit in a string, are not that end.
+        assert_eq!(value(&t, &ctx, "{'k': {'a': a}}"), json!({"k": {"a": 1}}));
+        assert_eq!(value(&t, &ctx, "'}} x' ~ \"}}\""), json!("}} x}}"));
+        assert!(t.eval_condition("a == 1 and '}}' in '}}}'", &ctx).expect("evaluates"));
     }
 
     #[test]

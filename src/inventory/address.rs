@@ -94,11 +94,16 @@ pub(super) fn parse_address(address: &str, allow_ranges: bool) -> Result<(String
     Ok((host, port))
 }
 
+/// The most host names one pattern may expand to. ansible-core has no limit
+/// and runs out of memory on a slip like `web[1:10000000000]`.
+const MAX_RANGE_HOSTS: u64 = 100_000;
+
 /// Expands every `[begin:end(:step)]` in `name` into host names, keeping the
 /// zero padding of `begin` (`web[01:03]` -> web01, web02, web03).
 ///
 /// Unlike ansible-core, a range that produces no host (`web[3:1]`) is an
-/// error: silently dropping hosts is never what the author meant.
+/// error: silently dropping hosts is never what the author meant. So is one
+/// that names more than [`MAX_RANGE_HOSTS`].
 pub(super) fn expand_hostname_range(name: &str) -> Result<Vec<String>, String> {
     let Some(open) = name.find('[') else {
         return Ok(vec![name.to_string()]);
@@ -145,14 +150,24 @@ pub(super) fn expand_hostname_range(name: &str) -> Result<Vec<String>, String> {
         if b > e {
             return Err(format!("host range `[{range}]` ends before it starts, so it names no host"));
         }
+        if (e - b) / step as u64 >= MAX_RANGE_HOSTS {
+            return Err(too_many_hosts(name));
+        }
         (b..=e).step_by(step).map(|n| format!("{n:0width$}")).collect()
     };
 
     let mut hosts = Vec::new();
     for item in items {
         hosts.extend(expand_hostname_range(&format!("{head}{item}{tail}"))?);
+        if hosts.len() as u64 > MAX_RANGE_HOSTS {
+            return Err(too_many_hosts(name));
+        }
     }
     Ok(hosts)
+}
+
+fn too_many_hosts(name: &str) -> String {
+    format!("host pattern `{name}` names more than {MAX_RANGE_HOSTS} hosts; check the range bounds")
 }
 
 /// Python's `string.ascii_letters`, whose order alphabetic ranges follow
@@ -215,5 +230,15 @@ mod tests {
         assert!(expand_hostname_range("web[c:a]").unwrap_err().contains("begin <= end"));
         assert!(expand_hostname_range("web[1:2").unwrap_err().contains("never closed"));
         assert!(expand_hostname_range("web[a:10]").unwrap_err().contains("numeric"));
+    }
+
+    #[test]
+    fn refuses_ranges_too_large_to_hold() {
+        // tests/fuzz_parsers.rs found ranges like these: expanding one asked
+        // for 48 GiB and aborted the process.
+        assert!(expand_hostname_range("web[1:9999999999]").unwrap_err().contains("more than 100000 hosts"));
+        assert!(expand_hostname_range("r[1:1000]-[1:1000]").unwrap_err().contains("more than 100000 hosts"));
+        assert_eq!(expand_hostname_range("w[0:99999]").map(|h| h.len()), Ok(100_000));
+        assert_eq!(expand_hostname_range("w[0:199999:2]").map(|h| h.len()), Ok(100_000));
     }
 }

@@ -17,7 +17,7 @@ use crate::vars::Value;
 pub(super) fn literal_eval(text: &str) -> Option<Value> {
     // literal_eval strips leading spaces and tabs before parsing.
     let text = text.trim_start_matches([' ', '\t']);
-    let mut p = Parser { src: text, pos: 0 };
+    let mut p = Parser { src: text, pos: 0, depth: 0 };
     let value = p.expr_list()?;
     p.skip_space();
     if p.pos != p.src.len() {
@@ -87,9 +87,16 @@ impl Py {
     }
 }
 
+/// Python's tokenizer refuses more nested brackets than this ("too many
+/// nested parentheses"), so the text stays a string; the limit also keeps
+/// this recursive parser off the end of the stack.
+const MAX_NESTING: usize = 200;
+
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
+    /// Brackets open around `pos`.
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -169,23 +176,15 @@ impl<'a> Parser<'a> {
         self.skip_space();
         let c = self.peek()?;
         match c {
-            '(' => {
-                self.pos += 1;
-                if self.eat(')') {
+            '(' => self.nested(|p| {
+                if p.eat(')') {
                     return Some(Py::List(Vec::new()));
                 }
-                let v = self.expr_list()?;
-                self.eat(')').then_some(v)
-            }
-            '[' => {
-                self.pos += 1;
-                let items = self.sequence(']')?;
-                Some(Py::List(items))
-            }
-            '{' => {
-                self.pos += 1;
-                self.braces()
-            }
+                let v = p.expr_list()?;
+                p.eat(')').then_some(v)
+            }),
+            '[' => self.nested(|p| p.sequence(']').map(Py::List)),
+            '{' => self.nested(Parser::braces),
             '0'..='9' => self.number(),
             '.' => {
                 if self.rest().starts_with("...") {
@@ -216,6 +215,18 @@ impl<'a> Parser<'a> {
             }
             _ => None,
         }
+    }
+
+    /// Steps past an opening bracket and parses what it holds with `inner`.
+    fn nested(&mut self, inner: impl FnOnce(&mut Self) -> Option<Py>) -> Option<Py> {
+        if self.depth == MAX_NESTING {
+            return None;
+        }
+        self.pos += 1;
+        self.depth += 1;
+        let v = inner(self);
+        self.depth -= 1;
+        v
     }
 
     fn sequence(&mut self, close: char) -> Option<Vec<Py>> {
@@ -578,5 +589,16 @@ mod tests {
         assert_eq!(eval("'unterminated"), None);
         assert_eq!(eval("[1, 2"), None);
         assert_eq!(eval("foo.bar"), None);
+    }
+
+    #[test]
+    fn nesting_stops_where_pythons_tokenizer_does() {
+        // tests/fuzz_parsers.rs found a value of a few thousand `{`: the
+        // recursion overflowed the stack.
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(eval(&deep(200)).is_some());
+        assert_eq!(eval(&deep(201)), None);
+        assert_eq!(eval(&"{".repeat(100_000)), None);
+        assert_eq!(eval(&"(".repeat(100_000)), None);
     }
 }

@@ -367,7 +367,9 @@ impl Inventory {
         let (Some(g), Some(h)) = (self.groups.get_mut(group), self.hosts.get_mut(host)) else {
             return;
         };
-        if !g.hosts.iter().any(|x| x == host) {
+        // The host's own list is short; the group's may hold thousands
+        // (`web[1:50000]`), and scanning it made loading quadratic.
+        if !h.groups.iter().any(|x| x == group) {
             g.hosts.push(host.to_string());
             h.groups.push(group.to_string());
         }
@@ -433,6 +435,9 @@ impl Inventory {
         }
 
         let names: Vec<String> = self.hosts.keys().cloned().collect();
+        // Removed from `ungrouped` in one pass at the end: one pass per host
+        // made loading quadratic.
+        let mut leaving: HashSet<String> = HashSet::new();
         for name in names {
             let Some(h) = self.hosts.get(&name) else {
                 continue;
@@ -441,21 +446,27 @@ impl Inventory {
             let has_real_group = groups.iter().any(|g| *g != ALL && *g != UNGROUPED);
             if groups.contains(&UNGROUPED) {
                 if has_real_group {
-                    self.remove_host_from_group(&name, UNGROUPED);
+                    leaving.insert(name);
                 }
             } else if !has_real_group {
                 self.put_host_in_group(&name, UNGROUPED);
             }
         }
+        self.remove_hosts_from_group(&leaving, UNGROUPED);
         self.compute_depths();
     }
 
-    fn remove_host_from_group(&mut self, host: &str, group: &str) {
-        if let Some(g) = self.groups.get_mut(group) {
-            g.hosts.retain(|h| h != host);
+    fn remove_hosts_from_group(&mut self, hosts: &HashSet<String>, group: &str) {
+        if hosts.is_empty() {
+            return;
         }
-        if let Some(h) = self.hosts.get_mut(host) {
-            h.groups.retain(|g| g != group);
+        if let Some(g) = self.groups.get_mut(group) {
+            g.hosts.retain(|h| !hosts.contains(h));
+        }
+        for host in hosts {
+            if let Some(h) = self.hosts.get_mut(host) {
+                h.groups.retain(|g| g != group);
+            }
         }
     }
 

@@ -426,3 +426,17 @@ fn empty_and_comment_only_files_are_empty_inventories() {
     let inv = Inventory::load(&[a, b, c]).unwrap();
     assert_eq!(inv.hosts().count(), 0);
 }
+
+#[test]
+fn large_ranges_load_in_linear_time() {
+    // tests/fuzz_parsers.rs hung on `10.0.0.[1:65536]`: every host was
+    // checked against every other one in its group, and each one leaving
+    // `ungrouped` scanned it again. This load took over a minute in a debug
+    // build; now under a second.
+    let dir = TempDir::new("large");
+    let hosts = dir.write("hosts.ini", "web[1:50000]\n[db]\nweb[1:50000]\n");
+    let inv = Inventory::load(&[hosts]).unwrap();
+    assert_eq!(inv.select("db").unwrap().len(), 50_000);
+    assert!(inv.select("ungrouped").unwrap().is_empty());
+    assert_eq!(inv.group_names("web50000"), ["db"]);
+}

@@ -87,9 +87,18 @@ impl SpanIndex {
     pub fn build(source: &str) -> SpanIndex {
         let mut builder = Builder::default();
         let mut parser = Parser::new_from_str(source);
-        // An error here means serde_yaml and yaml-rust2 disagree about the
-        // syntax; serde_yaml's verdict is the one we report.
-        let _ = parser.load(&mut builder, true);
+        // Event by event rather than `Parser::load`, which recurses once per
+        // nesting level: `? ? ? …` overflowed the stack (found by
+        // tests/fuzz_parsers.rs). An error ends the walk: it means serde_yaml
+        // and yaml-rust2 disagree about the syntax, and serde_yaml's verdict
+        // is the one we report.
+        while let Ok((ev, mark)) = parser.next_token() {
+            let end = ev == Event::StreamEnd;
+            builder.on_event(ev, mark);
+            if end {
+                break;
+            }
+        }
         SpanIndex { spans: builder.spans, duplicates: builder.duplicates, second_document: builder.second_document }
     }
 
@@ -125,6 +134,12 @@ impl SpanIndex {
         (0..=path.len()).rev().find_map(|n| self.spans.get(&path[..n]))
     }
 }
+
+/// Nodes deeper than this are not indexed. serde_yaml refuses documents
+/// nested deeper (its recursion limit), so nothing asks where they are; and
+/// each node's path is a copy of its parent's, which made a document of a
+/// few thousand levels take seconds.
+const MAX_DEPTH: usize = 128;
 
 /// An open collection while walking the events.
 enum Frame {
@@ -211,11 +226,11 @@ impl MarkedEventReceiver for Builder {
                 self.node(pos, None);
             }
             Event::SequenceStart(..) => {
-                let path = self.node(pos, None);
+                let path = self.node(pos, None).filter(|p| p.len() < MAX_DEPTH);
                 self.frames.push(Frame::Seq { path, next: 0 });
             }
             Event::MappingStart(..) => {
-                let path = self.node(pos, None);
+                let path = self.node(pos, None).filter(|p| p.len() < MAX_DEPTH);
                 self.frames.push(Frame::Map { path, key: None, awaiting_key: true, seen: HashSet::new() });
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -291,5 +306,18 @@ mod tests {
         for src in ["- a: [", "{{{{", "- &a\n- *b", ":\n  - : :", "\t- x"] {
             let _ = SpanIndex::build(src).value(&[]);
         }
+    }
+
+    #[test]
+    fn deep_nesting_neither_overflows_nor_crawls() {
+        // Both found by tests/fuzz_parsers.rs: 4000 nested complex keys
+        // overflowed the stack, 4000 nested sequences took seconds.
+        let index = SpanIndex::build(&format!("- hosts: all\n  tasks:\n    {}x\n", "? ".repeat(4000)));
+        assert!(index.contains(&path(&[Seg::Index(0), Seg::Key("hosts".into())])));
+        let index = SpanIndex::build(&format!("tasks:\n  {}x\n", "- ".repeat(4000)));
+        let shallow: Vec<Seg> = std::iter::once(Seg::Key("tasks".into())).chain((0..100).map(|_| Seg::Index(0))).collect();
+        assert!(index.contains(&shallow));
+        let deep: Vec<Seg> = std::iter::once(Seg::Key("tasks".into())).chain((0..1000).map(|_| Seg::Index(0))).collect();
+        assert!(!index.contains(&deep));
     }
 }

@@ -18,6 +18,10 @@
 //!   tools, not ferry's modules) finds the source's bytes under the new names,
 //!   promoted, writable, and nothing of the migration left;
 //! - no CephX key and no bootstrap token in anything ferry printed.
+//!
+//! Beside it (in parallel: its own lab and subnet), `ferry lab demo`, the
+//! README's quickstart, as an operator runs it: a fresh lab, the whole of
+//! site.yml and the demo's own checks, nothing printed that looks like a key.
 
 mod common;
 
@@ -231,14 +235,22 @@ fn a_whole_migration_survives_crashes_refusals_and_reruns() {
 
     // 5. The new VM's volume is in use: replace.yml refuses and says why; the
     //    phases before it complete, nothing of the new VM's volume is touched.
-    let watcher = lab.sh("dst-node1", "setsid rbd --cluster site-dst watch volumes/vm-web-disk >/dev/null 2>&1 < /dev/null & echo $!");
-    let watched_status = (0..50)
-        .map(|_| {
-            std::thread::sleep(Duration::from_millis(200));
-            lab.target("status --format json volumes/vm-web-disk")
-        })
-        .find(|s| s.contains("\"watchers\":[{"))
-        .unwrap_or_else(|| panic!("rbd watch (pid {watcher}) never showed as a watcher"));
+    // `rbd watch` runs until its stdin ends ("press enter to exit"): it reads a
+    // pipe from a `sleep` whose pid is kept, so stopping that sleep lets rbd
+    // unwatch cleanly (a killed client stays listed until the OSD times it out).
+    lab.sh(
+        "dst-node1",
+        "setsid sh -c '(sleep 100000 & echo $! > /tmp/watch-stdin.pid; wait) | rbd --cluster site-dst watch volumes/vm-web-disk' >/dev/null 2>&1 </dev/null &",
+    );
+    let watchers = |want: bool| {
+        (0..100)
+            .map(|_| {
+                std::thread::sleep(Duration::from_millis(300));
+                lab.target("status --format json volumes/vm-web-disk")
+            })
+            .find(|s| s.contains("\"watchers\":[{") == want)
+    };
+    let watched_status = watchers(true).unwrap_or_else(|| panic!("rbd watch never showed as a watcher of volumes/vm-web-disk"));
     assert!(watched_status.contains("address"), "{watched_status}");
     let blocked = lab.play("migwatch", "playbooks/site.yml", &["--format", "json"]).run();
     outputs.keep("site.yml with a watched new-VM volume", &blocked);
@@ -253,7 +265,8 @@ fn a_whole_migration_survives_crashes_refusals_and_reruns() {
     assert!(msg.contains("volumes/vm-web-disk is in use by client.") && msg.contains("stop the VM"), "replace says why: {msg}");
     assert!(lab.target("ls volumes").lines().any(|l| l == "vm-web-disk"), "the watched volume left its place");
     assert!(lab.target("ls volumes").lines().any(|l| l == "vol-clone"), "the migrated volume was renamed over a watched one");
-    lab.sh("dst-node1", &format!("kill {watcher}"));
+    lab.sh("dst-node1", "kill $(cat /tmp/watch-stdin.pid)");
+    assert!(watchers(false).is_some(), "the watcher did not go away");
 
     // 6. Without the watcher the run completes; a second run changes nothing.
     let finish = lab.play("migfinish", "playbooks/site.yml", &["--format", "human"]).run();
@@ -287,6 +300,81 @@ fn a_whole_migration_survives_crashes_refusals_and_reruns() {
         for (name, secret) in &secrets {
             assert!(!text.contains(secret.as_str()), "{name} appears in the output of {what}");
         }
+        let leaks = secret_like(text);
+        assert!(leaks.is_empty(), "the output of {what} holds what looks like a key or token: {leaks:?}");
     }
     eprintln!("whole test {:.0} s", started.elapsed().as_secs_f64());
+}
+
+const DEMO_LAB: &str = "dmo";
+
+/// `ferry lab down --name dmo` when the demo test ends, also on panic.
+struct DemoDown;
+
+impl Drop for DemoDown {
+    fn drop(&mut self) {
+        let _ = Command::new(common::FERRY).args(["lab", "down", "--name", DEMO_LAB]).stdin(Stdio::null()).output();
+    }
+}
+
+/// Words that look like a CephX secret (base64 of 28 bytes: 40 characters,
+/// `AQ...==`) or a bootstrap token (base64 of a JSON object: `eyJ...`).
+fn secret_like(text: &str) -> Vec<String> {
+    let b64 = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '=';
+    text.split(|c: char| !b64(c))
+        .filter(|w| (w.len() == 40 && w.starts_with("AQ") && w.ends_with("==")) || (w.starts_with("eyJ") && w.len() > 60))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_demo_migrates_verifies_and_leaks_no_secret() {
+    let missing = ferry::lab::ceph::missing_packages().expect("asking dpkg which packages are installed");
+    assert!(missing.is_empty(), "this test needs {0}: apt-get install -y {0} (.ci/run installs them). It fails rather than skips.", missing.join(" "));
+    let dir = TestDir::new("demo");
+    let lab_dir = dir.path().join("lab");
+    let _down = DemoDown;
+    let demo = Ferry::new("demo", &["lab", "demo", "--name", DEMO_LAB, "--net", "172.31.245", "--dir", &lab_dir.to_string_lossy()])
+        .timeout(Duration::from_secs(1200))
+        .run();
+    demo.assert_exit(0);
+    for line in [
+        "volumes/vol-clone        volumes/vm-web-disk",
+        "volumes/vol-plain        vms/vm-db-disk",
+        "volumes/vol-grandchild   volumes/vol-grandchild",
+        "images/base              images/base",
+        "rbd-mirror daemons                           none running",
+        "iptables rules tagged ferry:                 none on any node",
+        "every image has the source's bytes under its new name, promoted and writable; nothing of the migration is left (4 images)",
+    ] {
+        demo.assert_output_contains(line);
+    }
+    assert!(!demo.output().contains("FAIL"), "{}", demo.transcript());
+
+    // The admin keys are still there to compare with; the migration's own users
+    // are gone, so their keys are caught by shape.
+    for (host, cluster) in [("src-node1", "site-src"), ("dst-node1", "site-dst")] {
+        let out = Command::new("ssh")
+            .arg("-F")
+            .arg(lab_dir.join("ssh_config"))
+            .args(["-o", "BatchMode=yes", host, "--", &format!("ceph --cluster {cluster} auth print-key client.admin")])
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh");
+        let key = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(secret_like(&key), vec![key.clone()], "{cluster}'s admin key has the shape this test looks for");
+        demo.assert_output_lacks(&key);
+    }
+    let leaks = secret_like(&demo.output());
+    assert!(leaks.is_empty(), "the demo printed what looks like a key or token: {leaks:?}");
+}
+
+#[test]
+fn the_secret_detector_finds_keys_and_tokens() {
+    let key = "AQBxyz0lAAAAABAA4k5eQm7gTfFhQW0sS2E2YQ==";
+    assert_eq!(key.len(), 40);
+    assert_eq!(secret_like(&format!("key = {key}\n")), vec![key.to_string()]);
+    let token = "eyJmc2lkIjoiMmE1Y2QzNTYtZTI1ZC00ZTA3LWFjYzQtZDNlNjdmZmRkZGU3NiIsImNsaWVudF9pZCI6InJiZC1taXJyb3ItcGVlciJ9";
+    assert_eq!(secret_like(&format!("token: {token} end")), vec![token.to_string()]);
+    assert!(secret_like("sha256 13ecb211d09ba381 images/base ok").is_empty());
 }

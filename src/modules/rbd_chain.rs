@@ -9,7 +9,7 @@
 use super::args::{self, Flag, OneOrMany, Text};
 use super::ceph_cli::{self, arg_err, Cluster};
 use super::{Failure, ModuleContext, ModuleError, ModuleOutput};
-use crate::ceph::{plan_chain, ChainError, ChainIssue, ChainPlan, ChainRequest, ChainStep, ImageInfo, ImageSpec};
+use crate::ceph::{plan_chain, ChainError, ChainIssue, ChainPlan, ChainRequest, ChainStep, CommandErrorKind, ImageInfo, ImageSpec};
 use crate::vars::Value;
 use serde::Deserialize;
 use serde_json::json;
@@ -109,6 +109,11 @@ impl RbdChainModule {
                     let cmd = self.cluster.rbd(["info", "--format", "json", &image.to_string()]);
                     let found = match ceph_cli::query(cx, &cmd).await? {
                         Ok(out) => ImageInfo::parse(&out.stdout).map_err(|e| e.to_string()),
+                        // CommandError's own remedy for a missing image is written for
+                        // the target side ("rbd-mirror has not created it yet").
+                        Err((err, _)) if err.kind == CommandErrorKind::ImageNotFound => {
+                            Err(format!("there is no image {image} on cluster {} (rbd info: {})", self.cluster.name, err.message.trim()))
+                        }
                         Err((err, _)) => Err(err.to_string()),
                     };
                     cache.insert(image, found);

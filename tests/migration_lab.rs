@@ -295,7 +295,24 @@ fn a_whole_migration_survives_crashes_refusals_and_reruns() {
     let trash = lab.target("trash ls volumes") + &lab.target("trash ls vms");
     assert!(trash.contains("vm-web-disk") && trash.contains("vm-db-disk"), "trash: {trash}");
 
-    // 8. No key and no token in anything ferry printed (human and JSON).
+    // 8. What replace.yml moved to the trash comes back through ferry, under
+    //    another name (the migrated volume keeps vm-web-disk).
+    let restore = Ferry::new("migrestore", &["play", "restore.yml", "-i", &lab.inventory(), "--known-hosts", &lab.known_hosts(), "--format", "json"])
+        .with_file(
+            "restore.yml",
+            "- hosts: target_admin\n  gather_facts: false\n  tasks:\n\
+             \x20   - rbd_image: {action: restore, image: volumes/vm-web-disk, dest: vm-web-disk-new-vm, cluster: site-dst}\n",
+        )
+        .run();
+    outputs.keep("restore from the trash", &restore);
+    restore.assert_exit(0);
+    assert!(lab.target("ls volumes").lines().any(|l| l == "vm-web-disk-new-vm"), "the new VM's volume did not come back\n{}", restore.transcript());
+    assert!(
+        !lab.target("info --format json volumes/vm-web-disk-new-vm").contains("\"parent\""),
+        "the restored image is the new VM's empty one, not the migrated clone"
+    );
+
+    // 9. No key and no token in anything ferry printed (human and JSON).
     for (what, text) in &outputs.0 {
         for (name, secret) in &secrets {
             assert!(!text.contains(secret.as_str()), "{name} appears in the output of {what}");

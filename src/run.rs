@@ -64,6 +64,9 @@ fn play(args: PlayArgs) -> i32 {
         let text: Vec<String> = diags.iter().take(20).map(|d| d.to_string()).collect();
         return fail_input(format, &text.join("\n\n"));
     }
+    if let Err(problems) = preflight::key_files(&playbooks, &inventory, &cfg.extra_vars, cfg.private_key.as_deref(), cfg.limit.as_deref()) {
+        return fail_input(format, &format!("{}\nnothing was run: fix the key files first", problems.join("\n")));
+    }
     for pb in &playbooks {
         for play in &pb.plays {
             if let Err(e) = inventory.select(&play.hosts) {

@@ -1,6 +1,6 @@
 //! Hosts ferry cannot use as asked, seen from the command line (the real binary,
 //! its output and exit code): private key files that are missing, readable by
-//! others or not files at all; a host whose SSH port answers in HTTP; and a
+//! others or not files at all (bad input: refused before any host is touched); a host whose SSH port answers in HTTP; and a
 //! command that prints 100 MB, which must not take the controller's memory.
 //! (tests/transport_ssh.rs checks the same at the library level.)
 
@@ -46,7 +46,7 @@ fn msg(event: &Value) -> String {
 }
 
 #[test]
-fn unusable_private_key_files_fail_their_host_and_name_the_file() {
+fn unusable_private_key_files_stop_the_run_before_any_host_is_touched() {
     use std::os::unix::fs::PermissionsExt;
     let lab = Lab::start("key", 4);
     let keys = lab.dir().join("keys");
@@ -60,29 +60,37 @@ fn unusable_private_key_files_fail_their_host_and_name_the_file() {
     std::fs::create_dir_all(&folder).expect("creating a folder");
     let inv = inventory(&lab, &[("node01", Some(&missing)), ("node02", Some(&open)), ("node03", Some(&folder)), ("node04", None)]);
 
-    let run = lab.ferry(&["play", "site.yml", "-i", "keys.yml"]).with_file("keys.yml", &inv).with_file("site.yml", PLAYBOOK).run();
-    run.assert_exit(2);
+    // Bad input: exit 1, one line per key file naming its host, and no host
+    // touched, not even node04 whose key is fine.
+    let run = lab.ferry(&["play", "site.yml", "-i", "keys.yml"]).with_file("keys.yml", &inv).with_file("site.yml", PLAYBOOK).human().run();
+    run.assert_exit(1);
     let expected: [(&str, &PathBuf, &str); 3] =
         [("node01", &missing, "no such file"), ("node02", &open, "its permissions 0644 let other users read it"), ("node03", &folder, "Is a directory")];
     for (host, key, why) in expected {
-        let recap = run.recap(host);
-        assert_eq!((recap.failed, recap.ok, recap.unreachable), (1, 0, 0), "{host}: {recap:?}\n{}", run.transcript());
-        let m = msg(run.result(host, "reached"));
-        let named = format!("{host}: cannot use private key {} (ansible_ssh_private_key_file): ", key.display());
-        assert!(m.starts_with(&named) && m.contains(why), "{host}: {m:?} should start {named:?} and say {why:?}");
-        assert!(!lab.exists(host, MARKER), "a task ran on {host}");
+        let named = format!("cannot use private key {} (ansible_ssh_private_key_file of {host}): ", key.display());
+        assert!(run.output().lines().any(|l| l.contains(&named) && l.contains(why)), "a line says {named:?} and {why:?}\n{}", run.transcript());
     }
-    assert!(msg(run.result("node02", "reached")).ends_with(&format!("`chmod 600 {}`", open.display())), "the fix is named");
-    assert_eq!(run.recap("node04").changed, 1);
-    assert_eq!(lab.read("node04", MARKER), Some("reached node04\n".into()));
+    assert!(run.output().contains(&format!("`chmod 600 {}`", open.display())), "the fix is named\n{}", run.transcript());
+    assert!(run.output().contains("nothing was run"), "{}", run.transcript());
+    for host in lab.hosts() {
+        assert!(!lab.exists(&host, MARKER), "a task ran on {host}");
+    }
 
-    // For humans: each failure on one line naming the host and the file.
-    let human = lab.ferry(&["play", "site.yml", "-i", "keys.yml"]).human().run();
-    human.assert_exit(2);
-    for (host, key, _) in expected {
-        let key = key.display().to_string();
-        assert!(human.output().lines().any(|l| l.contains(host) && l.contains(&key)), "a line names {host} and {key}\n{}", human.transcript());
-    }
+    // The same check for --private-key when the inventory names no key, and
+    // --limit to the good host lets the run go.
+    let no_keys = "all:\n  children:\n    lab:\n      hosts:\n".to_string()
+        + &lab.hosts().iter().map(|h| format!("        {h}:\n          ansible_host: {}\n          ansible_user: root\n", lab.ip(h))).collect::<String>();
+    let flag =
+        lab.ferry(&["play", "site.yml", "-i", "nokeys.yml", "--private-key", &missing.to_string_lossy()]).with_file("nokeys.yml", &no_keys).human().run();
+    flag.assert_exit(1);
+    assert!(
+        flag.output().contains(&format!("cannot use private key {} (--private-key of node01, node02, node03, node04): no such file", missing.display())),
+        "{}",
+        flag.transcript()
+    );
+    let limited = lab.ferry(&["play", "site.yml", "-i", "keys.yml", "--limit", "node04"]).run();
+    limited.assert_exit(0);
+    assert_eq!(lab.read("node04", MARKER), Some("reached node04\n".into()));
 }
 
 /// A TCP server in a lab host's namespaces that answers every connection with an

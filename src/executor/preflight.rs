@@ -253,6 +253,68 @@ pub fn check(playbooks: &[Playbook], inventory: &Inventory, extra_vars: &Vars, t
     }
 }
 
+/// The private key files the run will use to reach the plays' hosts (the
+/// inventory's `ansible_ssh_private_key_file`, else `--private-key`), checked
+/// before anything connects: a missing, unreadable or world-readable key, or a
+/// file that is not a private key, stops the run (exit 1) with one line per
+/// file naming the hosts that use it, and no host is touched. Templated values
+/// and hosts reached only through `delegate_to` are left to the connection,
+/// which names the same problems for its host.
+pub fn key_files(
+    playbooks: &[Playbook],
+    inventory: &Inventory,
+    extra_vars: &Vars,
+    private_key: Option<&std::path::Path>,
+    limit: Option<&str>,
+) -> Result<(), Vec<String>> {
+    let mut hosts: Vec<String> = Vec::new();
+    for play in playbooks.iter().flat_map(|pb| pb.plays.iter()).filter(|p| !p.hosts.contains("{{")) {
+        for h in inventory.select(&play.hosts).unwrap_or_default() {
+            if !hosts.contains(&h) {
+                hosts.push(h);
+            }
+        }
+    }
+    if let Some(Ok(allowed)) = limit.map(|l| inventory.select(l)) {
+        hosts.retain(|h| allowed.contains(h));
+    }
+    let mut by_file: Vec<(std::path::PathBuf, &str, Vec<String>)> = Vec::new();
+    for host in hosts {
+        let mut vars = inventory.host_vars(&host);
+        crate::vars::overlay(&mut vars, extra_vars);
+        let get = |k: &str| vars.get(k).and_then(Value::as_str).map(str::to_string);
+        if get("ansible_connection").as_deref() == Some("local") {
+            continue;
+        }
+        let (path, origin) = match get("ansible_ssh_private_key_file").or_else(|| get("ansible_private_key_file")) {
+            Some(k) if k.contains("{{") || k.contains("{%") => continue,
+            Some(k) => (super::connections::expand_home(&k), "ansible_ssh_private_key_file"),
+            None => match private_key {
+                Some(k) => (k.to_path_buf(), "--private-key"),
+                None => continue,
+            },
+        };
+        match by_file.iter_mut().find(|(p, o, _)| *p == path && *o == origin) {
+            Some((_, _, hs)) => hs.push(host),
+            None => by_file.push((path, origin, vec![host])),
+        }
+    }
+    let problems: Vec<String> = by_file
+        .iter()
+        .filter_map(|(path, origin, hosts)| {
+            let why = crate::transport::named_key_problem(path).err()?;
+            let shown: Vec<&str> = hosts.iter().take(5).map(String::as_str).collect();
+            let more = if hosts.len() > 5 { format!(" and {} more", hosts.len() - 5) } else { String::new() };
+            Some(format!("error: cannot use private key {} ({origin} of {}{more}): {why}", path.display(), shown.join(", ")))
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::guarded;

@@ -15,6 +15,7 @@ mod ssh_route;
 pub use command::{shell_quote, CommandBody, CommandOutput, RemoteCommand};
 pub use error::TransportError;
 pub use local::LocalConnection;
+pub use ssh_auth::named_key_problem;
 
 use std::time::Duration;
 

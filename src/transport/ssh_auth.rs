@@ -10,7 +10,7 @@ use russh::keys::agent::AgentIdentity;
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg};
 use russh::MethodKind;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The key files of one hop, read and decoded.
@@ -54,6 +54,55 @@ fn encrypted_advice(identity: &Identity) -> String {
     )
 }
 
+/// What one key file holds, as far as ferry can use it.
+enum KeyFile {
+    /// A usable private key.
+    Loaded(Box<PrivateKey>),
+    /// A private key behind a passphrase (the agent may hold it).
+    Encrypted,
+    /// Why it cannot be used, for a message.
+    Unusable(String),
+}
+
+/// Reads and decodes `path`, and refuses a private key others may read.
+fn read_key_file(path: &Path) -> KeyFile {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            return KeyFile::Unusable(match e.kind() {
+                io::ErrorKind::NotFound => "no such file".to_string(),
+                io::ErrorKind::InvalidData => "not a text key file".to_string(),
+                _ => e.to_string(),
+            })
+        }
+    };
+    let decoded = russh::keys::decode_secret_key(&text, None);
+    // Only a private key's permissions matter (a .pub is world-readable).
+    let private = matches!(decoded, Ok(_) | Err(russh::keys::Error::KeyIsEncrypted));
+    match (decoded, too_open(path).filter(|_| private)) {
+        (_, Some(mode)) => {
+            KeyFile::Unusable(format!("its permissions {mode:04o} let other users read it (ssh refuses such keys too): `chmod 600 {}`", path.display()))
+        }
+        (Ok(key), None) => KeyFile::Loaded(Box::new(key)),
+        (Err(russh::keys::Error::KeyIsEncrypted), None) => KeyFile::Encrypted,
+        (Err(_), None) if text.starts_with("ssh-") || text.starts_with("ecdsa-") => {
+            KeyFile::Unusable("this is a public key; name the private key file, without .pub".to_string())
+        }
+        (Err(e), None) => KeyFile::Unusable(format!("not a usable private key: {e}")),
+    }
+}
+
+/// Why the key file `path`, named by the inventory or the command line, cannot
+/// be used; `Ok` for a usable key (or one behind a passphrase: the agent may
+/// hold it). For the check before a run, so a bad key stops it before any
+/// host is touched.
+pub fn named_key_problem(path: &Path) -> Result<(), String> {
+    match read_key_file(path) {
+        KeyFile::Unusable(why) => Err(why),
+        KeyFile::Loaded(_) | KeyFile::Encrypted => Ok(()),
+    }
+}
+
 /// Reads the hop's key files. A file named by the inventory must be a
 /// usable key; files from ssh config or the defaults that are missing or
 /// unusable are skipped, as ssh does.
@@ -61,35 +110,17 @@ pub fn load_keys(hop: &Hop) -> Result<Keys, String> {
     let mut keys = Keys::default();
     for identity in &hop.identities {
         let named = identity.source == IdentitySource::Inventory;
-        let problem = match std::fs::read_to_string(&identity.path) {
-            Err(e) => match e.kind() {
-                io::ErrorKind::NotFound => "no such file".to_string(),
-                io::ErrorKind::InvalidData => "not a text key file".to_string(),
-                _ => e.to_string(),
-            },
-            Ok(text) => {
-                let decoded = russh::keys::decode_secret_key(&text, None);
-                // Only a private key's permissions matter (a .pub is world-readable).
-                let private = matches!(decoded, Ok(_) | Err(russh::keys::Error::KeyIsEncrypted));
-                match (decoded, too_open(&identity.path).filter(|_| private)) {
-                    (_, Some(mode)) => {
-                        format!("its permissions {mode:04o} let other users read it (ssh refuses such keys too): `chmod 600 {}`", identity.path.display())
-                    }
-                    (Ok(key), None) => {
-                        keys.loaded.push((identity.clone(), Arc::new(key)));
-                        continue;
-                    }
-                    (Err(russh::keys::Error::KeyIsEncrypted), None) if named && !hop.use_agent => return Err(encrypted_advice(identity)),
-                    (Err(russh::keys::Error::KeyIsEncrypted), None) => {
-                        keys.encrypted.push(identity.clone());
-                        continue;
-                    }
-                    (Err(_), None) if text.starts_with("ssh-") || text.starts_with("ecdsa-") => {
-                        "this is a public key; name the private key file, without .pub".to_string()
-                    }
-                    (Err(e), None) => format!("not a usable private key: {e}"),
-                }
+        let problem = match read_key_file(&identity.path) {
+            KeyFile::Loaded(key) => {
+                keys.loaded.push((identity.clone(), Arc::new(*key)));
+                continue;
             }
+            KeyFile::Encrypted if named && !hop.use_agent => return Err(encrypted_advice(identity)),
+            KeyFile::Encrypted => {
+                keys.encrypted.push(identity.clone());
+                continue;
+            }
+            KeyFile::Unusable(why) => why,
         };
         let message = format!("{} ({}): {problem}", identity.path.display(), source(identity));
         if named {

@@ -18,7 +18,9 @@ fn assert_refused_untouched(sites: &Sites, before: &[String], run: &common::Run,
     run.assert_exit(2);
     run.assert_output_contains("the network plan cannot work, nothing was changed");
     run.assert_output_contains(problem);
-    let results = run.events("task_result");
+    // site.yml's gate (`meta: end_play` when the migration is past its cutover)
+    // is skipped here: it runs nothing.
+    let results: Vec<_> = run.events("task_result").into_iter().filter(|r| r["status"] != "skipped").collect();
     assert_eq!(results.len(), 1, "only the check may run\n{}", run.transcript());
     assert_eq!(results[0]["delegated_to"], "localhost", "the check runs on the controller\n{}", run.transcript());
     for ((host, b), a) in sites.all().iter().zip(before).zip(sites.snapshots()) {

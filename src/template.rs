@@ -181,7 +181,18 @@ impl Templates {
     /// top-level name, plus `hostvars`, `groups` and `vars` (all of them, for
     /// `vars['x_' + name]`). Shared parts are reference-counted, not copied.
     pub fn context(&self, vars: &Vars, shared: &SharedContext) -> MjValue {
-        let own = vars.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect();
+        self.build_context(vars, None, shared)
+    }
+
+    /// Like [`context`](Self::context) for a task's vars: where they refer to
+    /// the play's host lists ([`PLAY_HOSTS_ALL`], [`PLAY_HOSTS_LIVE`]), the
+    /// context holds `hosts`' lists, shared, not copied.
+    pub fn play_context(&self, vars: &Vars, hosts: &PlayHosts, shared: &SharedContext) -> MjValue {
+        self.build_context(vars, Some(hosts), shared)
+    }
+
+    fn build_context(&self, vars: &Vars, hosts: Option<&PlayHosts>, shared: &SharedContext) -> MjValue {
+        let own = vars.iter().map(|(k, v)| (k.clone(), hosts.and_then(|h| h.resolve(v)).unwrap_or_else(|| json_to_value(v)))).collect();
         MjValue::from_object(HostContext { vars: MjValue::from_object(OrderedMap(own)), hostvars: shared.hostvars.clone(), groups: shared.groups.clone() })
     }
 
@@ -491,6 +502,41 @@ impl SharedContext {
 impl Default for SharedContext {
     fn default() -> Self {
         SharedContext::new(Arc::new(IndexMap::new()), &IndexMap::new())
+    }
+}
+
+/// What a task's vars hold under `ansible_play_hosts_all` in place of the list.
+pub const PLAY_HOSTS_ALL: &str = "__ferry_play_hosts_all__";
+/// What a task's vars hold under `ansible_play_hosts`, `play_hosts` and
+/// `ansible_play_batch` in place of the list.
+pub const PLAY_HOSTS_LIVE: &str = "__ferry_play_hosts_live__";
+
+/// The play's host lists as of the current task, the same for every host.
+/// Converted once per task and shared by every host's context
+/// ([`Templates::play_context`]): copied and converted per host, they made
+/// each host's task cost grow with the number of hosts.
+#[derive(Debug, Clone)]
+pub struct PlayHosts {
+    /// `ansible_play_hosts_all`.
+    all: MjValue,
+    /// `ansible_play_hosts`, `play_hosts`, `ansible_play_batch`.
+    live: MjValue,
+}
+
+impl PlayHosts {
+    /// The lists of a play: all its hosts, and those still in it.
+    pub fn new(all: &[String], live: &[String]) -> PlayHosts {
+        let list = |hosts: &[String]| MjValue::from(hosts.iter().map(|h| MjValue::from(h.as_str())).collect::<Vec<_>>());
+        PlayHosts { all: list(all), live: list(live) }
+    }
+
+    /// The list `v` refers to, if it is one of the references.
+    fn resolve(&self, v: &Value) -> Option<MjValue> {
+        match v.as_str()? {
+            PLAY_HOSTS_ALL => Some(self.all.clone()),
+            PLAY_HOSTS_LIVE => Some(self.live.clone()),
+            _ => None,
+        }
     }
 }
 
@@ -2118,6 +2164,23 @@ mod tests {
         assert_eq!(detail, "`hostvars['h2']` has no attribute `foo`");
         let (name, _) = undefined_name(t.render_str("{{ hostvars['nohost'].foo }}", &ctx));
         assert_eq!(name, "hostvars['nohost']");
+    }
+
+    #[test]
+    fn play_host_lists_are_shared_by_every_host_context() {
+        let t = Templates::new(vec![]);
+        let names = |list: &[&str]| list.iter().map(|h| h.to_string()).collect::<Vec<_>>();
+        let hosts = PlayHosts::new(&names(&["h1", "h2", "h3"]), &names(&["h1", "h3"]));
+        let v = vars(json!({"ansible_play_hosts_all": PLAY_HOSTS_ALL, "play_hosts": PLAY_HOSTS_LIVE, "note": "plain"}));
+        let ctx = t.play_context(&v, &hosts, &SharedContext::default());
+        assert_eq!(render(&t, &ctx, "{{ ansible_play_hosts_all | join(',') }} {{ play_hosts | join(',') }} {{ note }}"), "h1,h2,h3 h1,h3 plain");
+        assert_eq!(value(&t, &ctx, "vars['play_hosts']"), json!(["h1", "h3"]));
+        // One list, not a copy per host.
+        let other = t.play_context(&v, &hosts, &SharedContext::default());
+        let list = |ctx: &MjValue| ctx.get_attr("play_hosts").ok().and_then(|l| l.downcast_object::<Vec<MjValue>>()).expect("a list");
+        assert!(Arc::ptr_eq(&list(&ctx), &list(&other)));
+        // Without the play's lists, a reference is just text.
+        assert_eq!(render(&t, &t.context(&v, &SharedContext::default()), "{{ play_hosts }}"), PLAY_HOSTS_LIVE);
     }
 
     #[test]

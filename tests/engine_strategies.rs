@@ -1,5 +1,6 @@
-//! Scheduling: the free strategy, `any_errors_fatal`, `max_fail_percentage`, and a
-//! run interrupted by SIGINT (exit 130, recap printed, no new task started).
+//! Scheduling: the free strategy, `any_errors_fatal`, `max_fail_percentage`, the
+//! play's host lists after a failure, and a run interrupted by SIGINT (exit 130,
+//! recap printed, no new task started).
 
 mod common;
 
@@ -96,6 +97,46 @@ fn max_fail_percentage_ends_the_run() {
     run.assert_exit(2);
     assert!(run.events("warning").iter().any(|w| w["msg"].as_str().unwrap_or_default().contains("max_fail_percentage")), "{}", run.transcript());
     lab.assert_absent_everywhere("/tmp/ferry-after-percent");
+}
+
+const LISTS: &str = r#"- name: host lists
+  hosts: lab
+  gather_facts: false
+  vars:
+    play_hosts: "a play var of this name loses to the magic variable"
+  tasks:
+    - name: node02 fails
+      fail:
+        msg: "planned"
+      when: inventory_hostname == 'node02'
+    - name: lists
+      debug:
+        msg: "all={{ ansible_play_hosts_all | join(',') }} live={{ ansible_play_hosts | join(',') }} batch={{ ansible_play_batch | join(',') }} old={{ play_hosts | join(',') }} vars={{ vars['ansible_play_hosts'] | join(',') }}"
+    - name: a loop variable of that name wins
+      debug:
+        msg: "{{ play_hosts }}"
+      loop: ["the loop item"]
+      loop_control:
+        loop_var: play_hosts
+"#;
+
+#[test]
+fn a_failed_host_leaves_the_play_host_lists_but_not_all_hosts() {
+    let lab = Lab::start("phl", 3);
+    let run = lab.ferry(&["play", "site.yml"]).with_file("site.yml", LISTS).run();
+    run.assert_exit(2);
+    let msgs = |task: &str| -> Vec<(String, String)> {
+        run.events("task_result")
+            .iter()
+            .filter(|e| e["task"] == task)
+            .map(|e| (e["host"].as_str().unwrap_or_default().to_string(), e["msg"].as_str().unwrap_or_default().to_string()))
+            .collect()
+    };
+    let expected = "all=node01,node02,node03 live=node01,node03 batch=node01,node03 old=node01,node03 vars=node01,node03";
+    assert_eq!(msgs("lists"), [("node01".to_string(), expected.to_string()), ("node03".to_string(), expected.to_string())], "{}", run.transcript());
+    for (host, msg) in msgs("a loop variable of that name wins") {
+        assert_eq!(msg, "the loop item", "{host}\n{}", run.transcript());
+    }
 }
 
 const LONG: &str = r#"- name: long task

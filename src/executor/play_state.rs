@@ -2,7 +2,7 @@
 //! shared template context, notified handlers, hosts that ended.
 
 use crate::playbook::Play;
-use crate::template::SharedContext;
+use crate::template::{PlayHosts, SharedContext};
 use crate::vars::Vars;
 use indexmap::{IndexMap, IndexSet};
 use std::collections::HashSet;
@@ -25,7 +25,8 @@ pub struct PlayState<'p> {
     /// The playbook's folder (`playbook_dir`).
     pub playbook_dir: PathBuf,
     shared: RwLock<Option<Arc<SharedContext>>>,
-    live: RwLock<Arc<Vec<String>>>,
+    /// The host lists templates see, rebuilt once per task.
+    hosts: RwLock<Arc<PlayHosts>>,
     notified: Mutex<IndexMap<String, IndexSet<String>>>,
     ended_hosts: Mutex<HashSet<String>>,
     aborted: AtomicBool,
@@ -36,6 +37,7 @@ pub struct PlayState<'p> {
 impl<'p> PlayState<'p> {
     /// A fresh state for `play`.
     pub fn new(play: &'p Play, vars: Vars, all_hosts: Vec<String>, search_dirs: Vec<PathBuf>, playbook_dir: PathBuf) -> Self {
+        let hosts = RwLock::new(Arc::new(PlayHosts::new(&all_hosts, &[])));
         PlayState {
             play,
             vars,
@@ -44,7 +46,7 @@ impl<'p> PlayState<'p> {
             search_dirs,
             playbook_dir,
             shared: RwLock::new(None),
-            live: RwLock::new(Arc::new(Vec::new())),
+            hosts,
             notified: Mutex::new(IndexMap::new()),
             ended_hosts: Mutex::new(HashSet::new()),
             aborted: AtomicBool::new(false),
@@ -71,15 +73,17 @@ impl<'p> PlayState<'p> {
         }
     }
 
-    /// Hosts of the batch still in the play (`ansible_play_hosts`), as of the current task.
-    pub fn live_hosts(&self) -> Arc<Vec<String>> {
-        self.live.read().map(|l| l.clone()).unwrap_or_default()
+    /// The play's host lists for templates: all its hosts, and the hosts of
+    /// the batch still in the play (`ansible_play_hosts`) as of the current task.
+    pub fn play_hosts(&self) -> Arc<PlayHosts> {
+        self.hosts.read().map(|h| h.clone()).unwrap_or_else(|_| Arc::new(PlayHosts::new(&self.all_hosts, &[])))
     }
 
-    /// Sets [`live_hosts`](Self::live_hosts); done once per task, not once per host.
-    pub fn set_live_hosts(&self, hosts: Vec<String>) {
-        if let Ok(mut l) = self.live.write() {
-            *l = Arc::new(hosts);
+    /// Sets the hosts still in the play; done once per task, not once per host.
+    pub fn set_live_hosts(&self, live: &[String]) {
+        let hosts = Arc::new(PlayHosts::new(&self.all_hosts, live));
+        if let Ok(mut h) = self.hosts.write() {
+            *h = hosts;
         }
     }
 

@@ -9,6 +9,7 @@ use crate::playbook::{Task, TaskKind};
 use crate::report::{Event, Status, TaskResult};
 use crate::transport::{Connection, LocalConnection};
 use crate::vars::{Value, Vars};
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ pub enum HostOutcome {
 }
 
 /// Placeholder Ansible users write as `{{ omit }}` to drop an argument.
-use crate::template::OMIT;
+use crate::template::{OMIT, PLAY_HOSTS_ALL, PLAY_HOSTS_LIVE};
 const NO_LOG_MSG: &str = "the output has been hidden due to no_log: true";
 
 /// The result of one module execution (one loop item).
@@ -66,11 +67,11 @@ impl Executor {
         vars.insert("inventory_hostname".into(), Value::from(host));
         vars.insert("inventory_hostname_short".into(), Value::from(host.split('.').next().unwrap_or(host)));
         vars.insert("group_names".into(), strs(&self.inventory.group_names(host)));
-        vars.insert("ansible_play_hosts_all".into(), strs(&state.all_hosts));
-        let live = state.live_hosts();
-        vars.insert("ansible_play_hosts".into(), strs(&live));
-        vars.insert("play_hosts".into(), strs(&live));
-        vars.insert("ansible_play_batch".into(), strs(&live));
+        // The play's host lists by reference: the context shares one copy.
+        vars.insert("ansible_play_hosts_all".into(), Value::from(PLAY_HOSTS_ALL));
+        vars.insert("ansible_play_hosts".into(), Value::from(PLAY_HOSTS_LIVE));
+        vars.insert("play_hosts".into(), Value::from(PLAY_HOSTS_LIVE));
+        vars.insert("ansible_play_batch".into(), Value::from(PLAY_HOSTS_LIVE));
         vars.insert("ansible_play_name".into(), Value::from(state.play.name.as_str()));
         vars.insert("playbook_dir".into(), Value::from(state.playbook_dir.to_string_lossy().as_ref()));
         vars.insert("ansible_check_mode".into(), Value::Bool(self.cfg.check));
@@ -125,7 +126,8 @@ impl Executor {
         out
     }
 
-    /// The render context for `vars`, with the play's shared part (hostvars, groups).
+    /// The render context for `vars`, with the play's shared parts (hostvars,
+    /// groups, host lists).
     pub(super) fn context_for(&self, state: &PlayState<'_>, vars: &Vars) -> minijinja::Value {
         let shared = match state.shared() {
             Some(s) => s,
@@ -146,7 +148,7 @@ impl Executor {
                 s
             }
         };
-        self.templates.context(vars, &shared)
+        self.templates.play_context(vars, &state.play_hosts(), &shared)
     }
 
     pub(super) fn fail_host_msg(&self, state: &PlayState<'_>, task: &Task, host: &str, msg: &str, inh: &Inherited) {
@@ -200,23 +202,26 @@ impl Executor {
                     serde_json::json!({"index": index + 1, "index0": index, "first": index == 0, "last": index + 1 == total, "length": total}),
                 );
             }
-            let ctx = self.context_for(state, &vars);
-            let label = item.as_ref().map(|it| self.item_label(task, it, &ctx));
-            // `when` is evaluated per item, as in Ansible.
+            let mut label = None;
             let mut when_ok = true;
-            for cond in &conditions {
-                match self.templates.eval_condition(cond, &ctx) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        when_ok = false;
-                        break;
+            // Only a loop label or a `when` needs a context before the
+            // module's. `execute` renders with a context of its own: two alive
+            // at once would hold every variable (registered output too) twice more.
+            if item.is_some() || !conditions.is_empty() {
+                let ctx = self.context_for(state, &vars);
+                label = item.as_ref().map(|it| self.item_label(task, it, &ctx));
+                // `when` is evaluated per item, as in Ansible.
+                for cond in &conditions {
+                    match self.templates.eval_condition(cond, &ctx) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            when_ok = false;
+                            break;
+                        }
+                        Err(e) => return self.finish_error(state, task, host, inh, &format!("`when: {cond}` could not be evaluated: {e}"), started),
                     }
-                    Err(e) => return self.finish_error(state, task, host, inh, &format!("`when: {cond}` could not be evaluated: {e}"), started),
                 }
             }
-            // `execute` renders with a context of its own: two alive at once
-            // would hold every variable (registered output too) twice more.
-            drop(ctx);
             used_items.push(item.clone().unwrap_or(Value::Null));
             if !when_ok {
                 let mut registered = serde_json::Map::new();
@@ -475,11 +480,11 @@ impl Executor {
             // The inventory answers for `localhost` (Ansible's implicit localhost,
             // `ansible_connection: local`), so a delegate is either a host or an error.
             let target_vars = match (&delegate, self.inventory.host(&target)) {
-                (None, _) => vars.clone(),
+                (None, _) => Cow::Borrowed(vars),
                 (Some(_), Some(_)) => {
                     let mut tv = self.inventory_vars(&target);
                     self.resolve_nested_templates(state, &mut tv, HashSet::new());
-                    tv
+                    Cow::Owned(tv)
                 }
                 (Some(_), None) => return Ok(Err(format!("delegate_to `{target}` is not a host of the inventory"))),
             };
@@ -516,7 +521,10 @@ impl Executor {
             search_dirs: &state.search_dirs,
             progress: &progress,
         };
-        let output = match module.run(&cx).await {
+        // Boxed: module futures differ widely in size (the largest is about
+        // 10 KB), and inline they made every host's task future that large,
+        // copied each time the task's hosts are gathered and polled together.
+        let output = match Box::pin(module.run(&cx)).await {
             Ok(o) => o,
             Err(ModuleError::Transport(e)) if e.is_unreachable() && delegate.is_none() => return Err(e.to_string()),
             Err(ModuleError::Transport(e)) => ModuleOutput { failed: true, msg: e.to_string(), ..Default::default() },

@@ -211,7 +211,8 @@ impl Executor {
 
     /// One task on every active host at once (bounded by forks), then the barrier.
     async fn run_task(&self, state: &PlayState<'_>, task: &Task, active: &[String], inh: &Inherited) -> Vec<String> {
-        state.set_live_hosts(state.batch.iter().filter(|h| !self.host_failed_or_unreachable(h)).cloned().collect());
+        let live: Vec<String> = state.batch.iter().filter(|h| !self.host_failed_or_unreachable(h)).cloned().collect();
+        state.set_live_hosts(&live);
         let run_on: Vec<String> = if task.run_once { active.iter().take(1).cloned().collect() } else { active.to_vec() };
         self.sink.emit(Event::TaskStart {
             play: state.play.name.clone(),

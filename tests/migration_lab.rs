@@ -6,8 +6,8 @@
 //! - enabling a clone alone (bypassing the planner) is refused, naming the
 //!   unmirrored parent; the planner's order then mirrors the clone two levels
 //!   deep without any "parent image not mirrored";
-//! - rbd-mirror killed during the sync wait: a stall naming the image and the
-//!   daemon's last state, not an endless wait;
+//! - rbd-mirror killed in the middle of the sync wait: a stall naming the image
+//!   and the daemon's last state, not an endless wait;
 //! - a cutover while the target is behind is refused with the figures, and
 //!   nothing is demoted;
 //! - ferry SIGKILLed during the sync wait, and again during the demotions of the
@@ -186,10 +186,24 @@ fn a_whole_migration_survives_crashes_refusals_and_reruns() {
     assert!(token.len() > 100, "bootstrap token: {token:?}");
     secrets.push(("bootstrap token".into(), token));
 
-    lab.sh("dst-node1", &format!("kill -9 $(cat {pid_file})"));
+    // New writes, then rbd-mirror is killed 3 s into the wait (a wait cannot
+    // finish that soon: it needs a status rbd-mirror rewrote during it).
     lab.source("bench --io-type write --io-size 64K --io-total 4M --io-pattern rand volumes/vol-plain >/dev/null");
-    let stalled =
-        lab.play("migstall", "playbooks/site.yml", &["--tags", "sync", "--format", "human", "-e", "sync_stall_after=25", "-e", "sync_timeout=240"]).run();
+    let ssh_config = lab.dir.join("ssh_config");
+    let kill_daemon = move || {
+        let out = Command::new("ssh")
+            .arg("-F")
+            .arg(&ssh_config)
+            .args(["-o", "BatchMode=yes", "dst-node1", "--", &format!("kill -9 $(cat {pid_file})")])
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh dst-node1");
+        assert!(out.status.success(), "killing rbd-mirror: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let stalled = lab
+        .play("migstall", "playbooks/site.yml", &["--tags", "sync", "--format", "human", "-e", "sync_stall_after=25", "-e", "sync_timeout=240"])
+        .on_output("TASK [every image is on the target and caught up]", Duration::from_secs(3), kill_daemon)
+        .run();
     outputs.keep("sync with rbd-mirror dead", &stalled);
     stalled.assert_exit(2);
     assert!(

@@ -359,8 +359,13 @@ pub struct Ferry {
     timeout: Duration,
     interrupt_after: Option<Duration>,
     kill_on: Option<(String, Duration)>,
+    act_on: Option<OutputAction>,
     _own_dir: Option<TestDir>,
 }
+
+/// Something to do to the world while ferry runs: `needle` seen on stdout,
+/// then `after`, then `action` (see [`Ferry::on_output`]).
+type OutputAction = (String, Duration, Box<dyn FnOnce() + Send>);
 
 impl Ferry {
     /// `ferry ARGS` in a fresh test dir, no lab, no default flags.
@@ -383,6 +388,7 @@ impl Ferry {
             timeout: DEFAULT_TIMEOUT,
             interrupt_after: None,
             kill_on: None,
+            act_on: None,
             _own_dir: None,
         }
     }
@@ -440,9 +446,16 @@ impl Ferry {
         self
     }
 
+    /// Runs `action` (e.g. kill a daemon on a host) `after` once ferry's stdout
+    /// contains `needle`, while ferry goes on running. Panics if ferry ends first.
+    pub fn on_output(mut self, needle: &str, after: Duration, action: impl FnOnce() + Send + 'static) -> Ferry {
+        self.act_on = Some((needle.to_string(), after, Box::new(action)));
+        self
+    }
+
     /// Runs ferry to completion (killing it after the timeout) and collects its
     /// output and JSON events.
-    pub fn run(self) -> Run {
+    pub fn run(mut self) -> Run {
         for (rel, content) in &self.files {
             let path = self.cwd.join(rel);
             if let Some(parent) = path.parent() {
@@ -497,7 +510,20 @@ impl Ferry {
         let mut interrupt = self.interrupt_after;
         let mut kill_on = self.kill_on.clone();
         let mut kill_at: Option<Instant> = None;
+        let act_needle = self.act_on.as_ref().map(|(n, a, _)| (n.clone(), *a));
+        let mut act = self.act_on.take().map(|(_, _, f)| f);
+        let mut act_at: Option<Instant> = None;
         let status = loop {
+            if let (Some((needle, after)), None, true) = (&act_needle, act_at, act.is_some()) {
+                if seen_out.lock().map(|b| String::from_utf8_lossy(&b).contains(needle.as_str())).unwrap_or(false) {
+                    act_at = Some(Instant::now() + *after);
+                }
+            }
+            if act_at.is_some_and(|at| Instant::now() >= at) {
+                if let Some(f) = act.take() {
+                    f();
+                }
+            }
             if let Some((needle, after)) = &kill_on {
                 let seen = seen_out.lock().map(|b| String::from_utf8_lossy(&b).contains(needle.as_str())).unwrap_or(false);
                 if seen {
@@ -535,6 +561,9 @@ impl Ferry {
         let stdout = out.join().unwrap_or_default();
         let stderr = err.join().unwrap_or_default();
         let run = Run::new(command_line, status.and_then(|s| s.code()), stdout, stderr, started.elapsed());
+        if act.is_some() && act_needle.is_some() {
+            panic!("ferry ended before the action on {:?} could run\n{}", act_needle, run.transcript());
+        }
         if self.kill_on.is_some() && status.is_some_and(|s| s.code().is_some()) {
             panic!("ferry ended before it could be killed on {:?}\n{}", self.kill_on, run.transcript());
         }

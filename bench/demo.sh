@@ -26,16 +26,11 @@ NET=${BENCH_NET:-172.31.246}
 NAME=${BENCH_NAME:-bdm}
 FERRY=${FERRY:-}
 
-log() { printf '%s\n' "bench: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+BENCH_TAG=bench
+. bench/lib.sh
 
-[ "$(id -u)" = 0 ] || die "must run as root (the lab builds network namespaces)"
-if [ -z "$FERRY" ]; then
-  log "building ferry (release)"
-  cargo build --release --locked >&2
-  FERRY=target/release/ferry
-fi
-[ -x "$FERRY" ] || die "$FERRY is not an executable"
+require_root
+release_ferry
 
 WORK=$(mktemp -d /tmp/ferry-bench-demo.XXXXXX)
 LAB_DIR=$WORK/lab

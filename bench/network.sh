@@ -21,20 +21,12 @@ NET=${BENCH_NET:-172.31.238}
 NAME=${BENCH_NAME:-bnet}
 FERRY=${FERRY:-}
 
-log() { printf '%s\n' "bench: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+BENCH_TAG=bench
+. bench/lib.sh
 
-[ "$(id -u)" = 0 ] || die "must run as root (the lab builds network namespaces)"
-if [ ! -x /usr/bin/time ]; then
-  log "installing GNU time"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y time >&2
-fi
-if [ -z "$FERRY" ]; then
-  log "building ferry (release)"
-  cargo build --release --locked >&2
-  FERRY=target/release/ferry
-fi
-[ -x "$FERRY" ] || die "$FERRY is not an executable"
+require_root
+need_gnu_time
+release_ferry
 
 WORK=$(mktemp -d /tmp/ferry-bench-net.XXXXXX)
 cleanup() {

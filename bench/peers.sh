@@ -35,19 +35,14 @@ PYINFRA_VERSION=3.10.0
 VENV=${PEERS_VENV:-/tmp/ferry-peers-venv}
 PY=/usr/bin/python3
 
-log() { printf '%s\n' "peers: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+BENCH_TAG=peers
+. bench/lib.sh
 
-[ "$(id -u)" = 0 ] || die "must run as root (the lab builds network namespaces)"
+require_root
 [ -x "$PY" ] || die "$PY missing (the venv and Ansible's targets use it)"
 
 # --- tools -------------------------------------------------------------------
-if [ -z "$FERRY" ]; then
-  log "building ferry (release)"
-  cargo build --release --locked >&2
-  FERRY=target/release/ferry
-fi
-[ -x "$FERRY" ] || die "$FERRY is not an executable"
+release_ferry
 FERRY=$(realpath "$FERRY")
 
 venv_ok() {

@@ -29,10 +29,10 @@ NAME=${PROF_NAME:-prf}
 TARGET_DIR=${PROF_TARGET_DIR:-/tmp/ferry-prof-target}
 FERRY=${FERRY:-}
 
-log() { printf '%s\n' "profile: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+BENCH_TAG=profile
+. bench/lib.sh
 
-[ "$(id -u)" = 0 ] || die "must run as root (the lab builds network namespaces)"
+require_root
 for tool in valgrind:valgrind time:/usr/bin/time; do
   if ! command -v "${tool#*:}" >/dev/null; then
     log "installing ${tool%%:*}"

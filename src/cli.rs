@@ -7,7 +7,7 @@ use crate::report::Format;
 use crate::transport::ssh::{HostKeyChecking, SshOptions};
 use crate::vars::{Value, Vars};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// ferry: move Ceph RBD volumes between clusters; runs Ansible-style playbooks over SSH.
@@ -309,21 +309,28 @@ impl PlanArgs {
     }
 }
 
-/// `playbooks/site.yml` in the current dir, else in the tree ferry was built
-/// from (`cargo run` from anywhere), as `ferry lab` finds its playbooks.
+/// Ferry's source tree, the folder holding `playbooks/site.yml`: `given`, else
+/// the current dir (returned as the empty path, so paths shown stay relative),
+/// else the tree this binary was built from (`cargo run` from anywhere). Used by
+/// `ferry plan` and `ferry lab` to find the project's playbooks.
+pub fn source_tree(given: Option<&Path>) -> Result<PathBuf, UsageError> {
+    let has_playbooks = |dir: &Path| dir.join(DEFAULT_PLAN_PLAYBOOK).is_file();
+    if let Some(dir) = given {
+        return if has_playbooks(dir) {
+            Ok(dir.to_path_buf())
+        } else {
+            Err(UsageError(format!("{}: no {DEFAULT_PLAN_PLAYBOOK} there (give ferry's source tree)", dir.display())))
+        };
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [Path::new(""), built].into_iter().find(|d| has_playbooks(d)).map(Path::to_path_buf).ok_or_else(|| {
+        UsageError(format!("there is no {DEFAULT_PLAN_PLAYBOOK} here or in {}: run from ferry's source tree, or name the playbook / project", built.display()))
+    })
+}
+
+/// `playbooks/site.yml` of [`source_tree`].
 fn default_plan_playbook() -> Result<PathBuf, UsageError> {
-    let here = PathBuf::from(DEFAULT_PLAN_PLAYBOOK);
-    if here.is_file() {
-        return Ok(here);
-    }
-    let built = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_PLAN_PLAYBOOK);
-    if built.is_file() {
-        return Ok(built);
-    }
-    Err(UsageError(format!(
-        "no playbook given, and there is no {DEFAULT_PLAN_PLAYBOOK} here or in {}: name the migration's playbook",
-        env!("CARGO_MANIFEST_DIR")
-    )))
+    source_tree(None).map(|tree| tree.join(DEFAULT_PLAN_PLAYBOOK))
 }
 
 /// `-e` forms: `@file.yml`, a JSON/YAML mapping, or `k=v k2='v 2'`.

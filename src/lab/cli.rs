@@ -256,7 +256,7 @@ pub(crate) fn bring_up(opts: &Options) -> Result<(TwoSiteLab, Option<PathBuf>), 
 }
 
 /// The playbook that gives the lab's clusters their pools and volumes.
-pub(crate) const SEED_PLAYBOOK: &str = "playbooks/lab/ceph-seed.yml";
+const SEED_PLAYBOOK: &str = "playbooks/lab/ceph-seed.yml";
 
 /// Runs `ferry play ARGS...` in this process: the lab's data, and the demo's
 /// migration, go through ferry's own engine. Returns its exit code.
@@ -271,24 +271,17 @@ pub(crate) fn ferry_play(args: &[String]) -> i32 {
     }
 }
 
-/// Ferry's source tree (it holds `playbooks/site.yml`): `given`, else the current
-/// dir, else the tree this binary was built from (`cargo run` from anywhere).
+/// Ferry's source tree (see [`crate::cli::source_tree`]), for the lab's playbooks.
 pub(crate) fn project_dir(given: Option<&str>) -> Result<PathBuf, LabError> {
-    let has_playbooks = |dir: &std::path::Path| dir.join("playbooks/site.yml").is_file();
-    if let Some(dir) = given {
-        let dir = PathBuf::from(dir);
-        return if has_playbooks(&dir) {
-            Ok(std::path::absolute(&dir).unwrap_or(dir))
-        } else {
-            Err(LabError::Config(format!("--project {}: no playbooks/site.yml there (give ferry's source tree)", dir.display())))
-        };
+    let tree = crate::cli::source_tree(given.map(std::path::Path::new)).map_err(|e| match given {
+        Some(_) => LabError::Config(format!("--project {e}")),
+        None => LabError::Config(format!("cannot find ferry's playbooks: {e}")),
+    })?;
+    // Absolute, so the paths the lab prints can be pasted from anywhere.
+    if tree.as_os_str().is_empty() {
+        return std::env::current_dir().map_err(|e| LabError::io("reading the current dir", e));
     }
-    let candidates = [std::env::current_dir().ok(), Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")))];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|d| has_playbooks(d))
-        .ok_or_else(|| LabError::Config("cannot find ferry's playbooks (playbooks/site.yml): run from ferry's source tree or give --project DIR".into()))
+    Ok(std::path::absolute(&tree).unwrap_or(tree))
 }
 
 /// Runs `ferry lab down ARGS...`.

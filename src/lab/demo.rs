@@ -293,7 +293,11 @@ impl Checks {
         for image in &migration.images {
             let mut lineage = vec![image.clone()];
             let mut at = image.clone();
+            // A parent already placed has its own parents placed before it.
             for _ in 0..MAX_CHAIN_DEPTH {
+                if order.contains(&at) {
+                    break;
+                }
                 let parent = self
                     .rbd(&self.source_host, SOURCE_CLUSTER, &["info", "--format", "json", &at.to_string()])
                     .ok()
@@ -319,14 +323,16 @@ impl Checks {
 
     fn report(&self, migration: &Migration) -> Report {
         let mut report = Report::default();
-        for source in self.chain(migration) {
+        // Read once: the images (and their pools) the other checks are about.
+        let chain = self.chain(migration);
+        for source in chain.iter().cloned() {
             let target = migration.renames.get(&source).cloned().unwrap_or_else(|| source.clone());
             let source_sum = self.sha256(&self.source_host, SOURCE_CLUSTER, &source);
             let target_sum = self.sha256(&self.target_host, TARGET_CLUSTER, &target);
             let state = self.target_state(&source, &target);
             report.images.push(ImageRow { source, target, source_sum, target_sum, state });
         }
-        report.leftovers = self.leftovers(migration);
+        report.leftovers = self.leftovers(&chain);
         report
     }
 
@@ -357,10 +363,9 @@ impl Checks {
     }
 
     /// Peers, mirror modes, rbd-mirror, forwarding and firewall rules, CephX users, confs.
-    fn leftovers(&self, migration: &Migration) -> Vec<Verdict> {
+    fn leftovers(&self, chain: &[ImageSpec]) -> Vec<Verdict> {
         let mut v = Vec::new();
-        let mut pools: Vec<String> = self.chain(migration).iter().map(|s| s.pool.clone()).collect();
-        pools.dedup();
+        let mut pools: Vec<String> = chain.iter().map(|s| s.pool.clone()).collect();
         pools.sort();
         pools.dedup();
         for (host, cluster) in [(&self.source_host, SOURCE_CLUSTER), (&self.target_host, TARGET_CLUSTER)] {

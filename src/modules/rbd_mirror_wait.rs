@@ -145,6 +145,31 @@ struct Track {
     waited: Duration,
 }
 
+impl Track {
+    /// Nothing seen yet about `spec`; waiting since `start`.
+    fn new(spec: ImageSpec, mode: Option<MirrorImageMode>, start: Instant) -> Track {
+        Track {
+            spec,
+            started: start,
+            first_missing: None,
+            missing: String::new(),
+            last_move: start,
+            fingerprint: String::new(),
+            verdict: None,
+            status: None,
+            mode,
+            is_clone: None,
+            first_update: None,
+            usage: None,
+            usage_at: None,
+            max_entries: 0,
+            why: String::new(),
+            done: None,
+            waited: Duration::ZERO,
+        }
+    }
+}
+
 /// Result of one look at one image.
 enum Look {
     /// Keep polling.
@@ -219,29 +244,7 @@ impl RbdMirrorWaitModule {
     /// Polls until every image is in sync, or fails.
     pub async fn run(&self, cx: &ModuleContext<'_>) -> Result<ModuleOutput, ModuleError> {
         let start = Instant::now();
-        let mut tracks: Vec<Track> = self
-            .images
-            .iter()
-            .map(|spec| Track {
-                spec: spec.clone(),
-                started: start,
-                first_missing: None,
-                missing: String::new(),
-                last_move: start,
-                fingerprint: String::new(),
-                verdict: None,
-                status: None,
-                mode: self.mode.clone(),
-                is_clone: None,
-                first_update: None,
-                usage: None,
-                usage_at: None,
-                max_entries: 0,
-                why: String::new(),
-                done: None,
-                waited: Duration::ZERO,
-            })
-            .collect();
+        let mut tracks: Vec<Track> = self.images.iter().map(|spec| Track::new(spec.clone(), self.mode.clone(), start)).collect();
         let mut pause = FIRST_PAUSE;
         loop {
             let mut moved = false;
@@ -623,26 +626,7 @@ mod tests {
     }
 
     fn track(spec: &str) -> Track {
-        let now = Instant::now();
-        Track {
-            spec: spec.parse().unwrap(),
-            started: now,
-            first_missing: None,
-            missing: String::new(),
-            last_move: now,
-            fingerprint: String::new(),
-            verdict: None,
-            status: None,
-            mode: Some(MirrorImageMode::Journal),
-            is_clone: None,
-            first_update: None,
-            usage: None,
-            usage_at: None,
-            max_entries: 0,
-            why: String::new(),
-            done: None,
-            waited: Duration::ZERO,
-        }
+        Track::new(spec.parse().unwrap(), Some(MirrorImageMode::Journal), Instant::now())
     }
 
     /// A journal status caught up at entry `tid`, replaying at `rate`, refreshed at `update`.

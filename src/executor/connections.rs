@@ -1,7 +1,7 @@
 //! One connection per host for the whole run, opened on first use.
 
 use crate::transport::ssh::{SshConnection, SshOptions, SshTarget};
-use crate::transport::{Connection, LocalConnection, TransportError};
+use crate::transport::{Connection, Link, LocalConnection, TransportError};
 use crate::vars::{Value, Vars};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -86,8 +86,8 @@ impl ConnectionPool {
         };
         slot.get_or_init(|| async {
             match spec {
-                ConnectionSpec::Local => Ok(Arc::new(Connection::Local(LocalConnection::new(host)))),
-                ConnectionSpec::Ssh(target) => SshConnection::connect(target, &self.options).await.map(|c| Arc::new(Connection::Ssh(c))),
+                ConnectionSpec::Local => Ok(Arc::new(Connection::new(Link::Local(LocalConnection::new(host))))),
+                ConnectionSpec::Ssh(target) => SshConnection::connect(target, &self.options).await.map(|c| Arc::new(Connection::new(Link::Ssh(c)))),
             }
         })
         .await

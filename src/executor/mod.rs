@@ -3,6 +3,7 @@
 
 mod connections;
 mod event_sink;
+mod observe_ahead;
 mod play_state;
 pub mod preflight;
 mod run_config;

@@ -7,7 +7,7 @@ use super::Executor;
 use crate::modules::{ModuleCall, ModuleContext, ModuleError, ModuleOutput};
 use crate::playbook::{Task, TaskKind};
 use crate::report::{Event, Status, TaskResult};
-use crate::transport::{Connection, LocalConnection};
+use crate::transport::{Connection, Link, LocalConnection};
 use crate::vars::{Value, Vars};
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
@@ -162,8 +162,9 @@ impl Executor {
         self.sink.emit(Event::TaskResult(bare_result(task, host, Status::Failed, msg, 0, false)));
     }
 
-    /// Runs `task` on `host` and records everything about it.
-    pub(super) async fn run_on_host(&self, state: &PlayState<'_>, task: &Task, host: &str, inh: &Inherited) -> HostOutcome {
+    /// Runs `task` on `host` and records everything about it; `ahead` are
+    /// the tasks after it, whose observes may share its round trip.
+    pub(super) async fn run_on_host(&self, state: &PlayState<'_>, task: &Task, ahead: &[Task], host: &str, inh: &Inherited) -> HostOutcome {
         let TaskKind::Module(call) = &task.kind else { return HostOutcome::Continue };
         let started = Instant::now();
         let mut vars = self.task_vars(state, host, inh, task);
@@ -171,6 +172,8 @@ impl Executor {
         let ignore_errors = task.ignore_errors || inh.ignore_errors;
         let conditions: Vec<&String> = inh.when.iter().chain(task.when.iter()).collect();
 
+        // A loop's items each observe for themselves.
+        let ahead = if task.loop_items.is_some() { &[] } else { ahead };
         let items = match &task.loop_items {
             None => None,
             Some(spec) => {
@@ -245,7 +248,7 @@ impl Executor {
                 ));
                 continue;
             }
-            match self.execute(state, task, call, host, &mut vars, inh, ignore_errors).await {
+            match self.execute(state, task, ahead, call, host, &mut vars, inh, ignore_errors).await {
                 Ok(run) => {
                     for s in &run.output.secrets {
                         self.sink.masker().add(s);
@@ -303,6 +306,7 @@ impl Executor {
         &self,
         state: &PlayState<'_>,
         task: &Task,
+        ahead: &[Task],
         call: &crate::playbook::ModuleCall,
         host: &str,
         vars: &mut Vars,
@@ -315,7 +319,7 @@ impl Executor {
         loop {
             attempt += 1;
             let ctx = self.context_for(state, vars);
-            let mut run = match self.execute_module(state, task, call, host, vars, &ctx, inh).await? {
+            let mut run = match self.execute_module(state, task, ahead, call, host, vars, &ctx, inh).await? {
                 Ok(run) => run,
                 Err(msg) => ItemRun {
                     status: Status::Failed,
@@ -433,6 +437,7 @@ impl Executor {
         &self,
         state: &PlayState<'_>,
         task: &Task,
+        ahead: &[Task],
         call: &crate::playbook::ModuleCall,
         host: &str,
         vars: &Vars,
@@ -473,7 +478,7 @@ impl Executor {
         let controller_conn;
         let remote_conn: Arc<Connection>;
         let conn: &Connection = if module.is_controller_only() {
-            controller_conn = Connection::Local(LocalConnection::new("localhost"));
+            controller_conn = Connection::new(Link::Local(LocalConnection::new("localhost")));
             &controller_conn
         } else {
             let target = delegate.clone().unwrap_or_else(|| host.to_string());
@@ -521,10 +526,20 @@ impl Executor {
             search_dirs: &state.search_dirs,
             progress: &progress,
         };
+        let observed_ahead = if delegate.is_none() && env.is_empty() && !module.is_controller_only() {
+            Box::pin(self.observe_ahead(state, &module, host, inh, conn, ahead, timeout)).await
+        } else {
+            Ok(())
+        };
         // Boxed: module futures differ widely in size (the largest is about
         // 10 KB), and inline they made every host's task future that large,
         // copied each time the task's hosts are gathered and polled together.
-        let output = match Box::pin(module.run(&cx)).await {
+        let ran = match observed_ahead {
+            // The batch held this task's own observe: its failure is the task's.
+            Err(e) => Err(ModuleError::Transport(e)),
+            Ok(()) => Box::pin(module.run(&cx)).await,
+        };
+        let output = match ran {
             Ok(o) => o,
             Err(ModuleError::Transport(e)) if e.is_unreachable() && delegate.is_none() => return Err(e.to_string()),
             Err(ModuleError::Transport(e)) => ModuleOutput { failed: true, msg: e.to_string(), ..Default::default() },
@@ -837,7 +852,7 @@ fn has_template(v: &Value) -> bool {
 }
 
 /// Drops arguments whose value is the `omit` placeholder.
-fn strip_omit(v: Value) -> Value {
+pub(super) fn strip_omit(v: Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| v.as_str() != Some(OMIT)).map(|(k, v)| (k, strip_omit(v))).collect()),
         Value::Array(a) => Value::Array(a.into_iter().filter(|v| v.as_str() != Some(OMIT)).map(strip_omit).collect()),

@@ -60,7 +60,7 @@ impl Executor {
         Box::pin(async move {
             let mut active = hosts;
             let mut failed: Vec<String> = Vec::new();
-            for task in tasks {
+            for (index, task) in tasks.iter().enumerate() {
                 active.retain(|h| !state.host_ended(h) && !self.host_unreachable(h));
                 if active.is_empty() || state.aborted() || self.is_interrupted() {
                     break;
@@ -72,7 +72,7 @@ impl Executor {
                         if !self.tag_filter.selects(&task.tags) {
                             continue;
                         }
-                        let f = self.run_task(state, task, &active, inh).await;
+                        let f = self.run_task(state, task, &tasks[index + 1..], &active, inh).await;
                         if !f.is_empty() && state.play.any_errors_fatal {
                             state.abort();
                         }
@@ -209,8 +209,9 @@ impl Executor {
         failed
     }
 
-    /// One task on every active host at once (bounded by forks), then the barrier.
-    async fn run_task(&self, state: &PlayState<'_>, task: &Task, active: &[String], inh: &Inherited) -> Vec<String> {
+    /// One task on every active host at once (bounded by forks), then the
+    /// barrier. `ahead` are the tasks after it in the same list.
+    async fn run_task(&self, state: &PlayState<'_>, task: &Task, ahead: &[Task], active: &[String], inh: &Inherited) -> Vec<String> {
         let live: Vec<String> = state.batch.iter().filter(|h| !self.host_failed_or_unreachable(h)).cloned().collect();
         state.set_live_hosts(&live);
         let run_on: Vec<String> = if task.run_once { active.iter().take(1).cloned().collect() } else { active.to_vec() };
@@ -223,7 +224,7 @@ impl Executor {
         });
         let runs = run_on.iter().map(|h| async move {
             let _permit = self.forks.acquire().await.ok();
-            (h.clone(), self.run_on_host(state, task, h, inh).await)
+            (h.clone(), self.run_on_host(state, task, ahead, h, inh).await)
         });
         let outcomes = futures::future::join_all(runs).await;
         let mut failed = Vec::new();

@@ -55,6 +55,11 @@ pub struct CopyModule {
 }
 
 impl CopyModule {
+    /// The destination path.
+    pub fn dest(&self) -> &str {
+        &self.dest
+    }
+
     /// From `copy:` arguments.
     pub fn from_copy_args(raw: &Value) -> Result<Self, (String, String)> {
         let a: CopyArgs = args::parse("copy", raw)?;

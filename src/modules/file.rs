@@ -42,6 +42,11 @@ pub struct FileModule {
 }
 
 impl FileModule {
+    /// The path the task is about.
+    pub fn path(&self) -> &str {
+        &self.path.0
+    }
+
     fn attr_changes(&self, st: &FileState, changes: &mut Vec<Change>) {
         let path = &self.path.0;
         if let Some(Mode(mode)) = self.mode {

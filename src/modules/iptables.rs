@@ -283,6 +283,16 @@ impl IptablesModule {
         RemoteCommand::argv(argv)
     }
 
+    /// What `observe` runs: the chain's listing, and the rule's check when
+    /// there is a rule (run only if the chain exists).
+    pub fn observe_commands(&self) -> (RemoteCommand, Option<RemoteCommand>) {
+        let check = match &self.target {
+            Target::Rule(rule) => Some(self.iptables(&["-C", &self.chain], rule)),
+            _ => None,
+        };
+        (self.iptables(&["-S", &self.chain], &[]), check)
+    }
+
     fn where_(&self) -> String {
         format!("{} {}", self.table, self.chain)
     }
@@ -318,7 +328,7 @@ impl StatefulModule for IptablesModule {
     type State = IptablesState;
 
     async fn observe(&self, cx: &ModuleContext<'_>) -> Result<IptablesState, ModuleError> {
-        let list = self.iptables(&["-S", &self.chain], &[]);
+        let (list, check) = self.observe_commands();
         let out = cx.run(&list).await?;
         let mut st = IptablesState::default();
         match out.rc {
@@ -327,8 +337,7 @@ impl StatefulModule for IptablesModule {
             1 => {}
             _ => return Err(ModuleError::command_failed("could not list the chain", &list, &out)),
         }
-        if let (Target::Rule(rule), true) = (&self.target, st.chain_exists) {
-            let check = self.iptables(&["-C", &self.chain], rule);
+        if let (Some(check), true) = (check, st.chain_exists) {
             let out = cx.run(&check).await?;
             st.rule_exists = match out.rc {
                 0 => true,

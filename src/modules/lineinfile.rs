@@ -59,6 +59,11 @@ pub struct LineInFileModule {
 }
 
 impl LineInFileModule {
+    /// The file the line belongs in.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     /// From `lineinfile:` arguments.
     pub fn from_args(raw: &Value) -> Result<Self, (String, String)> {
         let a: Args = args::parse("lineinfile", raw)?;

@@ -425,6 +425,24 @@ impl ModuleCall {
         matches!(self, ModuleCall::Assert(_) | ModuleCall::Debug(_) | ModuleCall::SetFact(_) | ModuleCall::Fail(_) | ModuleCall::Meta(_))
     }
 
+    /// The read-only commands this module's observe will run, for modules
+    /// whose observe is a fixed, quick look at the host's own files or
+    /// tables: the executor runs those of several tasks in one round trip
+    /// ([`Connection::observe_ahead`]). `None` for every other module (Ceph
+    /// commands can wait on a cluster; commands are not observes).
+    pub fn observe_commands(&self, diff: bool) -> Option<Vec<RemoteCommand>> {
+        match self {
+            ModuleCall::File(m) => Some(vec![remote_file::observe_command(m.path(), false)]),
+            ModuleCall::Copy(m) | ModuleCall::Template(m) => Some(vec![remote_file::observe_command(m.dest(), diff)]),
+            ModuleCall::LineInFile(m) => Some(vec![remote_file::observe_command(m.path(), true)]),
+            ModuleCall::Iptables(m) => {
+                let (list, check) = m.observe_commands();
+                Some(std::iter::once(list).chain(check).collect())
+            }
+            _ => None,
+        }
+    }
+
     /// Runs the module.
     pub async fn run(&self, cx: &ModuleContext<'_>) -> Result<ModuleOutput, ModuleError> {
         match self {

@@ -62,9 +62,9 @@ case $t in
   link) readlink -- "$p" ;;
 esac"#;
 
-/// Observes `path`; with `want_content`, also fetches its bytes (up to [`CONTENT_LIMIT`]).
-pub async fn observe(cx: &ModuleContext<'_>, path: &str, want_content: bool) -> Result<FileState, ModuleError> {
-    let cmd = RemoteCommand::argv([
+/// The read-only command that observes `path` (see [`observe`]).
+pub fn observe_command(path: &str, want_content: bool) -> RemoteCommand {
+    RemoteCommand::argv([
         "/bin/sh".to_string(),
         "-c".to_string(),
         OBSERVE_SCRIPT.to_string(),
@@ -72,7 +72,12 @@ pub async fn observe(cx: &ModuleContext<'_>, path: &str, want_content: bool) -> 
         path.to_string(),
         if want_content { "1" } else { "0" }.to_string(),
         CONTENT_LIMIT.to_string(),
-    ]);
+    ])
+}
+
+/// Observes `path`; with `want_content`, also fetches its bytes (up to [`CONTENT_LIMIT`]).
+pub async fn observe(cx: &ModuleContext<'_>, path: &str, want_content: bool) -> Result<FileState, ModuleError> {
+    let cmd = observe_command(path, want_content);
     let out = cx.observe_cmd(&cmd).await?;
     parse_observation(path, &out.stdout, want_content).ok_or_else(|| {
         ModuleError::Failed(super::Failure {

@@ -75,7 +75,43 @@ pub enum Verdict {
     Unknown,
 }
 
+/// A file's identity and size and age: it changed if any of them did.
+type Stamp = Option<(u64, u64, i64, i64)>;
+
+fn stamp(file: &Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt as _;
+    fs::metadata(file).ok().map(|m| (m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
+}
+
+/// The files of one connection (user files, then system files), as last read.
+struct SharedRead {
+    files: Vec<PathBuf>,
+    system: Vec<PathBuf>,
+    stamps: Vec<Stamp>,
+    known: Arc<KnownHosts>,
+}
+
 impl KnownHosts {
+    /// The lines of `files` (must be readable, missing ones count as empty)
+    /// and of the readable `system` files, read once and shared by every
+    /// connection that names the same files, until one of them changes
+    /// (accept-new appends, a user edits). Two hundred hosts no longer parse
+    /// a two-hundred-line file each.
+    pub fn read_shared(files: &[PathBuf], system: &[PathBuf]) -> Result<Arc<KnownHosts>, (PathBuf, io::Error)> {
+        static LAST: Mutex<Vec<SharedRead>> = Mutex::new(Vec::new());
+        let stamps: Vec<Stamp> = files.iter().chain(system).map(|f| stamp(f)).collect();
+        let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(hit) = last.iter().find(|r| r.files == files && r.system == system && r.stamps == stamps) {
+            return Ok(hit.known.clone());
+        }
+        let mut known = KnownHosts::read(files)?;
+        known.add_readable(system);
+        let known = Arc::new(known);
+        last.retain(|r| !(r.files == files && r.system == system));
+        last.push(SharedRead { files: files.to_vec(), system: system.to_vec(), stamps, known: known.clone() });
+        Ok(known)
+    }
+
     /// Reads `files` in order; files that do not exist count as empty.
     pub fn read(files: &[PathBuf]) -> Result<KnownHosts, (PathBuf, io::Error)> {
         let mut known = KnownHosts::default();
@@ -443,6 +479,31 @@ mod tests {
         let fresh = dir.join("sub/known_hosts");
         append(&fresh, "db1", 22, &key(KEY_A)).unwrap();
         assert_eq!(fs::read_to_string(&fresh).unwrap(), format!("db1 {KEY_A}\n"));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn files_are_read_once_until_they_change() {
+        let dir = std::env::temp_dir().join(format!("ferry-kh-shared-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("known_hosts");
+        fs::write(&file, format!("db1 {KEY_A}\n")).unwrap();
+        let files = [file.clone()];
+        let first = KnownHosts::read_shared(&files, &[]).unwrap();
+        let again = KnownHosts::read_shared(&files, &[]).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "unchanged files are not read again");
+
+        // accept-new (another connection) records a host: the next read sees it
+        assert_eq!(learn(&files, &file, "db2", 22, &key(KEY_B)), Ok(Verdict::Unknown));
+        let after = KnownHosts::read_shared(&files, &[]).unwrap();
+        assert!(!Arc::ptr_eq(&first, &after));
+        assert_eq!(after.check("db2", 22, &key(KEY_B)), Verdict::Known);
+        assert_eq!(first.check("db2", 22, &key(KEY_B)), Verdict::Unknown);
+
+        // a file that cannot be read is an error, not an empty file
+        let folder = [dir.clone()];
+        assert!(KnownHosts::read_shared(&folder, &[]).is_err());
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -321,11 +321,11 @@ fn prepare(target: &SshTarget, opts: &SshOptions) -> Result<Vec<Prepared>, Strin
     hops.into_iter()
         .enumerate()
         .map(|(i, hop)| {
-            let mut known = KnownHosts::read(&hop.known_hosts_files).map_err(|(file, e)| format!("cannot read known_hosts file {}: {e}", file.display()))?;
-            known.add_readable(&hop.global_known_hosts_files);
+            let known = KnownHosts::read_shared(&hop.known_hosts_files, &hop.global_known_hosts_files)
+                .map_err(|(file, e)| format!("cannot read known_hosts file {}: {e}", file.display()))?;
             let keys = ssh_auth::load_keys(&hop)?;
             let who = if i == last { target.name.clone() } else { format!("jump host {}", hop.alias) };
-            Ok(Prepared { hop, keys, known: Arc::new(known), who })
+            Ok(Prepared { hop, keys, known, who })
         })
         .collect()
 }

@@ -10,9 +10,9 @@ use common::*;
 
 const TEMPLATE: &str = "name={{ inventory_hostname }}\n";
 
-/// Five tasks that only look at the host's files and tables when nothing is
+/// Six tasks that only look at the host's files and tables when nothing is
 /// to change. The iptables rule goes into each lab host's own network namespace.
-const FIVE_OBSERVES: &str = r#"- name: observes
+const SIX_OBSERVES: &str = r#"- name: observes
   hosts: lab
   gather_facts: false
   tasks:
@@ -29,6 +29,10 @@ const FIVE_OBSERVES: &str = r#"- name: observes
       copy:
         content: "{{ inventory_hostname }}\n"
         dest: /tmp/ferry-ahead/name
+    - name: a name sha256sum escapes
+      copy:
+        content: "x\n"
+        dest: '/tmp/ferry-ahead/back\slash'
     - name: a line
       lineinfile:
         path: /tmp/ferry-ahead/settings
@@ -49,17 +53,18 @@ fn commands(run: &Run, host: &str) -> u64 {
 }
 
 #[test]
-fn a_run_with_nothing_to_change_reads_five_tasks_in_one_round_trip() {
+fn a_run_with_nothing_to_change_reads_six_tasks_in_one_round_trip() {
     let lab = Lab::start("ahd", 3);
     lab.write("templates/host.conf.j2", TEMPLATE);
-    let play = || lab.ferry(&["play", "site.yml"]).with_file("site.yml", FIVE_OBSERVES).run();
+    let play = || lab.ferry(&["play", "site.yml"]).with_file("site.yml", SIX_OBSERVES).run();
 
     let first = play();
     first.assert_exit(0);
     for host in lab.hosts() {
-        assert_eq!(first.recap(&host).changed, 5, "{host}\n{}", first.transcript());
+        assert_eq!(first.recap(&host).changed, 6, "{host}\n{}", first.transcript());
         assert_eq!(lab.read(&host, "/tmp/ferry-ahead/host.conf"), Some(format!("name={host}\n")));
         assert_eq!(lab.read(&host, "/tmp/ferry-ahead/settings").as_deref(), Some("ahead=1\n"));
+        assert_eq!(lab.read(&host, "/tmp/ferry-ahead/back\\slash").as_deref(), Some("x\n"));
         assert!(lab.sh(&host, "iptables -S INPUT").contains("-A INPUT -s 198.51.100.9/32 -p tcp -m tcp --dport 9998 -j ACCEPT"));
     }
 
@@ -67,8 +72,8 @@ fn a_run_with_nothing_to_change_reads_five_tasks_in_one_round_trip() {
     second.assert_exit(0);
     for host in lab.hosts() {
         let recap = second.recap(&host);
-        assert_eq!((recap.ok, recap.changed, recap.failed), (5, 0, 0), "{host}: {recap:?}\n{}", second.transcript());
-        // One batch: dir, template, copy, lineinfile, `iptables -S` and `-C`.
+        assert_eq!((recap.ok, recap.changed, recap.failed), (6, 0, 0), "{host}: {recap:?}\n{}", second.transcript());
+        // One batch: dir, template, 2 copies, lineinfile, `iptables -S` and `-C`.
         assert_eq!(commands(&second, &host), 1, "{host}: round trips on a run with nothing to change\n{}", second.transcript());
     }
 

@@ -52,13 +52,18 @@ impl FileState {
 /// Files larger than this are not fetched for diffs or lineinfile.
 pub const CONTENT_LIMIT: u64 = 8 * 1024 * 1024;
 
+/// Forks on the host are what an observe costs (it runs for every file task
+/// on every host): `stat` once (its size decides whether content is sent),
+/// `sha256sum` without a pipe (the controller takes the digest out of its
+/// line), `base64` only when content is wanted.
 const OBSERVE_SCRIPT: &str = r#"p=$1
 if [ -L "$p" ]; then t=link; elif [ -d "$p" ]; then t=directory; elif [ -f "$p" ]; then t=file; elif [ -e "$p" ]; then t=other; else echo absent; exit 0; fi
 echo "$t"
-stat -c '%a %U %G %s' -- "$p" || exit 3
+m=$(stat -c '%a %U %G %s' -- "$p") || exit 3
+echo "$m"
 case $t in
-  file) sha256sum -- "$p" | cut -d' ' -f1 || exit 3
-        if [ "$2" = 1 ] && [ "$(stat -c %s -- "$p")" -le "$3" ]; then base64 -w0 -- "$p" || exit 3; echo; fi ;;
+  file) sha256sum -- "$p" || exit 3
+        if [ "$2" = 1 ] && [ "${m##* }" -le "$3" ]; then base64 -w0 -- "$p" || exit 3; echo; fi ;;
   link) readlink -- "$p" ;;
 esac"#;
 
@@ -109,7 +114,10 @@ fn parse_observation(path: &str, stdout: &str, want_content: bool) -> Option<Fil
     st.group = meta.next().map(str::to_owned);
     match kind {
         Kind::File => {
-            st.sha256 = Some(lines.next()?.trim().to_string());
+            // `<digest>  <name>`; GNU sha256sum starts the line with `\` when
+            // it had to escape the name (a backslash or newline in it).
+            let digest = lines.next()?.split_whitespace().next()?;
+            st.sha256 = Some(digest.trim_start_matches('\\').to_string());
             if want_content {
                 if let Some(b64) = lines.next() {
                     st.content = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok();
@@ -268,11 +276,15 @@ mod tests {
 
     #[test]
     fn parses_file_observation() {
-        let st = parse_observation("/etc/x", "file\n644 root root 3\nabc\nYWJj\n", true).unwrap();
+        let st = parse_observation("/etc/x", "file\n644 root root 3\nabc  /etc/x\nYWJj\n", true).unwrap();
+        assert_eq!(st.sha256.as_deref(), Some("abc"));
         assert_eq!(st.kind, Kind::File);
         assert_eq!(st.mode, Some(0o644));
         assert_eq!(st.content.as_deref(), Some(&b"abc"[..]));
         assert_eq!(parse_observation("/x", "absent\n", false).unwrap().kind, Kind::Absent);
         assert!(parse_observation("/x", "garbage", false).is_none());
+        // an escaped name (GNU sha256sum prefixes the line with a backslash)
+        let st = parse_observation("/a\\b", "file\n600 root root 0\n\\e3b0  /a\\\\b\n", false).unwrap();
+        assert_eq!(st.sha256.as_deref(), Some("e3b0"));
     }
 }

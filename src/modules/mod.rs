@@ -142,6 +142,23 @@ impl ModuleContext<'_> {
         self.conn.run(&cmd, timeout).await.map_err(ModuleError::Transport)
     }
 
+    /// Runs read-only `cmds` in one round trip (with the task's environment,
+    /// as [`run`](Self::run) would); `run` of each then returns its own
+    /// output and exit status without another round trip
+    /// ([`Connection::observe_ahead`]). For modules that need many
+    /// independent reads (one `rbd info` per image).
+    pub async fn observe_ahead(&self, cmds: &[RemoteCommand]) -> Result<(), ModuleError> {
+        let with_env = cmds
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                c.env.extend(self.env.iter().cloned());
+                c
+            })
+            .collect();
+        self.conn.observe_ahead(with_env, self.timeout).await.map_err(ModuleError::Transport)
+    }
+
     /// Runs a read-only command that must succeed; a failure names the command.
     pub async fn observe_cmd(&self, cmd: &RemoteCommand) -> Result<CommandOutput, ModuleError> {
         let out = self.run(cmd).await?;

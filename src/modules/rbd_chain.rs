@@ -10,6 +10,7 @@ use super::args::{self, Flag, OneOrMany, Text};
 use super::ceph_cli::{self, arg_err, Cluster};
 use super::{Failure, ModuleContext, ModuleError, ModuleOutput};
 use crate::ceph::{plan_chain, ChainError, ChainIssue, ChainPlan, ChainRequest, ChainStep, CommandErrorKind, ImageInfo, ImageSpec};
+use crate::transport::RemoteCommand;
 use crate::vars::Value;
 use serde::Deserialize;
 use serde_json::json;
@@ -83,6 +84,10 @@ impl RbdChainModule {
     }
 
     /// Reads the chains and plans them.
+    fn info_command(&self, image: &ImageSpec) -> RemoteCommand {
+        self.cluster.rbd(["info", "--format", "json", &image.to_string()])
+    }
+
     pub async fn run(&self, cx: &ModuleContext<'_>) -> Result<ModuleOutput, ModuleError> {
         let mut request = ChainRequest { images: self.images.clone(), whole_pools: BTreeMap::new(), known_pools: self.known_pools.clone() };
         for pool in &self.whole_pools {
@@ -96,6 +101,9 @@ impl RbdChainModule {
             request.images.extend(names.iter().map(|n| ImageSpec::new(pool.clone(), n.clone())));
             request.whole_pools.insert(pool.clone(), names);
         }
+        // Every named image's `rbd info` in one round trip; parents found
+        // outside the list are looked up one by one below.
+        cx.observe_ahead(&request.images.iter().map(|image| self.info_command(image)).collect::<Vec<_>>()).await?;
         let mut cache: BTreeMap<ImageSpec, Result<ImageInfo, String>> = BTreeMap::new();
         let plan = loop {
             let attempt = plan_chain(&request, |s: &ImageSpec| match cache.get(s) {
@@ -106,7 +114,7 @@ impl RbdChainModule {
             match attempt {
                 Ok(plan) => break plan,
                 Err(ChainError::Lookup { image, source: Lookup::Missing }) if cache.len() < MAX_LOOKUPS => {
-                    let cmd = self.cluster.rbd(["info", "--format", "json", &image.to_string()]);
+                    let cmd = self.info_command(&image);
                     let found = match ceph_cli::query(cx, &cmd).await? {
                         Ok(out) => ImageInfo::parse(&out.stdout).map_err(|e| e.to_string()),
                         // CommandError's own remedy for a missing image is written for

@@ -214,9 +214,10 @@ impl StatefulModule for RbdMirrorPoolModule {
             let status = ceph_cli::observe_json(cx, &cmd, MirrorPoolStatus::parse).await?;
             st.mirrored_images = status.images.iter().filter_map(|i| i.name.clone()).collect();
             if self.force {
+                let info_command = |name: &String| self.cluster.rbd(["info", "--format", "json", &ImageSpec::new(self.pool.clone(), name.clone()).to_string()]);
+                cx.observe_ahead(&st.mirrored_images.iter().map(info_command).collect::<Vec<_>>()).await?;
                 for name in &st.mirrored_images {
-                    let spec = ImageSpec::new(self.pool.clone(), name.clone());
-                    let info = ceph_cli::observe_json(cx, &self.cluster.rbd(["info", "--format", "json", &spec.to_string()]), ImageInfo::parse).await?;
+                    let info = ceph_cli::observe_json(cx, &info_command(name), ImageInfo::parse).await?;
                     st.image_infos.push((name.clone(), info));
                 }
             }

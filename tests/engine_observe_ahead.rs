@@ -144,3 +144,32 @@ fn a_task_sees_what_the_task_before_it_changed() {
         assert_eq!(commands(&second, &host), 1, "{host}\n{}", second.transcript());
     }
 }
+
+/// A later task's observe that no command line can carry (a NUL byte in its
+/// path) is not the current task's failure: it fails where it belongs.
+const NUL_AHEAD: &str = r#"- name: bad input further down
+  hosts: lab
+  gather_facts: false
+  tasks:
+    - name: first
+      file:
+        path: /tmp/ferry-ahead-nul
+        state: directory
+    - name: second
+      copy:
+        content: "x"
+        dest: "/tmp/ferry-ahead-nul/a\0b"
+"#;
+
+#[test]
+fn a_later_task_that_cannot_be_sent_fails_on_its_own() {
+    let lab = Lab::start("ahn", 1);
+    let host = &lab.hosts()[0];
+    let run = lab.ferry(&["play", "site.yml"]).with_file("site.yml", NUL_AHEAD).run();
+    run.assert_exit(2);
+    assert_eq!(run.result(host, "first")["status"], "changed", "{}", run.transcript());
+    let second = run.result(host, "second");
+    assert_eq!(second["status"], "failed", "{}", run.transcript());
+    assert!(second["msg"].as_str().is_some_and(|m| m.contains("NUL")), "{}", run.transcript());
+    assert!(lab.exists(host, "/tmp/ferry-ahead-nul"));
+}

@@ -10,6 +10,9 @@
 use super::command::{CommandOutput, RemoteCommand};
 use std::hash::{BuildHasher, Hasher};
 
+/// What the script adds per command, quoted: the redirection and the two marks.
+const MARK_BYTES: usize = 160;
+
 /// The script that runs `commands` and the boundary that frames their results.
 #[derive(Debug)]
 pub struct ObserveBatch {
@@ -40,6 +43,26 @@ impl ObserveBatch {
             script.push_str(&format!("printf '\\n{boundary} %d\\n' \"$?\"; printf '\\n{boundary}\\n' >&2\n"));
         }
         Some((ObserveBatch { boundary, count: commands.len() }, RemoteCommand::script(script)))
+    }
+
+    /// `commands` in runs whose command lines add up to at most `max_bytes`
+    /// (a longer command is a run of its own), in order.
+    pub fn chunks(commands: &[RemoteCommand], max_bytes: usize) -> Vec<&[RemoteCommand]> {
+        let mut chunks = Vec::new();
+        let (mut start, mut bytes) = (0, 0);
+        for (i, cmd) in commands.iter().enumerate() {
+            // Measured as sent: the script is quoted once more as a whole.
+            let len = super::command::shell_quote(&cmd.to_shell_line()).len() + MARK_BYTES;
+            if i > start && bytes + len > max_bytes {
+                chunks.push(&commands[start..i]);
+                (start, bytes) = (i, 0);
+            }
+            bytes += len;
+        }
+        if start < commands.len() {
+            chunks.push(&commands[start..]);
+        }
+        chunks
     }
 
     /// The results the batch's output holds, in command order: all of them,
@@ -159,6 +182,23 @@ mod tests {
         // Stderr frames missing: no result.
         let no_err = CommandOutput { stderr: String::new(), ..whole };
         assert!(batch.results(&no_err).is_empty());
+    }
+
+    #[test]
+    fn many_commands_go_in_batches_of_bounded_size() {
+        let cmds: Vec<RemoteCommand> = (0..1000).map(|i| RemoteCommand::argv(["rbd", "info", "--format", "json", &format!("volumes/image-{i:04}")])).collect();
+        let chunks = ObserveBatch::chunks(&cmds, 16 * 1024);
+        assert!(chunks.len() > 1);
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 1000, "every command, once");
+        assert_eq!(chunks.concat(), cmds, "in order");
+        for c in &chunks {
+            let (_, script) = ObserveBatch::script(c).unwrap();
+            assert!(script.to_shell_line().len() <= 16 * 1024 + 64, "{} bytes", script.to_shell_line().len());
+        }
+        // a command longer than the limit goes alone
+        let long = vec![RemoteCommand::argv(["true"]), RemoteCommand::argv(["echo", &"x".repeat(100)]), RemoteCommand::argv(["true"])];
+        assert_eq!(ObserveBatch::chunks(&long, 50).iter().map(|c| c.len()).collect::<Vec<_>>(), vec![1, 1, 1]);
+        assert!(ObserveBatch::chunks(&[], 50).is_empty());
     }
 
     #[test]

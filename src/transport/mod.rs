@@ -23,6 +23,10 @@ pub use ssh_auth::named_key_problem;
 
 use std::time::Duration;
 
+/// The most bytes of command lines one batch carries: its script is a single
+/// argument of the remote `sh -c`, and Linux refuses one over 128 KiB.
+pub const BATCH_BYTES: usize = 48 * 1024;
+
 /// How commands reach the host.
 pub enum Link {
     /// Over SSH.
@@ -66,19 +70,25 @@ impl Connection {
     /// Runs read-only `commands` in one round trip and keeps their results
     /// for [`run`](Self::run), each with its own output and exit status.
     /// Does nothing when another command is running on this connection (its
-    /// effect could fall between two of the results), when the results are
-    /// already kept, or when a command reads stdin. Results that did not come
+    /// effect could fall between two of the results) or when the results are
+    /// already kept. A command no batch can carry (stdin, a NUL byte) is left
+    /// to run alone, and to fail there if it must. Results that did not come
     /// back whole (output cap, shell died) are simply not kept: those
-    /// commands run alone later.
+    /// commands run alone later. Many commands go in several batches of at
+    /// most [`BATCH_BYTES`].
     pub async fn observe_ahead(&self, commands: Vec<RemoteCommand>, timeout: Duration) -> Result<(), TransportError> {
+        let commands: Vec<RemoteCommand> = commands.into_iter().filter(|c| c.stdin.is_none() && c.unsendable().is_none()).collect();
         if commands.len() < 2 || commands.iter().all(|c| self.observed.holds(c)) {
             return Ok(());
         }
-        let Some((batch, script)) = ObserveBatch::script(&commands) else { return Ok(()) };
         let Some(ticket) = self.observed.batch_starts() else { return Ok(()) };
-        let out = self.run_now(&script, timeout).await?;
-        let results = batch.results(&out);
-        self.observed.keep(ticket, commands.into_iter().zip(results).collect());
+        let mut kept = Vec::with_capacity(commands.len());
+        for chunk in ObserveBatch::chunks(&commands, BATCH_BYTES) {
+            let Some((batch, script)) = ObserveBatch::script(chunk) else { continue };
+            let out = self.run_now(&script, timeout).await?;
+            kept.extend(chunk.iter().cloned().zip(batch.results(&out)));
+        }
+        self.observed.keep(ticket, kept);
         Ok(())
     }
 

@@ -54,16 +54,16 @@ pub const CONTENT_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// Forks on the host are what an observe costs (it runs for every file task
 /// on every host): `stat` once (its size decides whether content is sent),
-/// `sha256sum` without a pipe (the controller takes the digest out of its
-/// line), `base64` only when content is wanted.
+/// then either the content (`base64`; the controller hashes it) or the digest
+/// (`sha256sum` without a pipe: the controller takes it out of its line).
 const OBSERVE_SCRIPT: &str = r#"p=$1
 if [ -L "$p" ]; then t=link; elif [ -d "$p" ]; then t=directory; elif [ -f "$p" ]; then t=file; elif [ -e "$p" ]; then t=other; else echo absent; exit 0; fi
 echo "$t"
 m=$(stat -c '%a %U %G %s' -- "$p") || exit 3
 echo "$m"
 case $t in
-  file) sha256sum -- "$p" || exit 3
-        if [ "$2" = 1 ] && [ "${m##* }" -le "$3" ]; then base64 -w0 -- "$p" || exit 3; echo; fi ;;
+  file) if [ "$2" = 1 ] && [ "${m##* }" -le "$3" ]; then echo content; base64 -w0 -- "$p" || exit 3; echo
+        else sha256sum -- "$p" || exit 3; fi ;;
   link) readlink -- "$p" ;;
 esac"#;
 
@@ -114,17 +114,17 @@ fn parse_observation(path: &str, stdout: &str, want_content: bool) -> Option<Fil
     st.group = meta.next().map(str::to_owned);
     match kind {
         Kind::File => {
-            // `<digest>  <name>`; GNU sha256sum starts the line with `\` when
-            // it had to escape the name (a backslash or newline in it).
-            let digest = lines.next()?.split_whitespace().next()?;
-            st.sha256 = Some(digest.trim_start_matches('\\').to_string());
-            if want_content {
-                if let Some(b64) = lines.next() {
-                    st.content = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok();
-                } else {
-                    // An empty file prints an empty base64 line, which `lines` may drop.
-                    st.content = Some(Vec::new());
-                }
+            let line = lines.next()?;
+            if line == "content" {
+                // An empty file prints an empty base64 line, which `lines` may drop.
+                let content = base64::engine::general_purpose::STANDARD.decode(lines.next().unwrap_or("").trim()).ok()?;
+                st.sha256 = Some(sha256_hex(&content));
+                st.content = Some(content);
+            } else {
+                // `<digest>  <name>`; GNU sha256sum starts the line with `\` when
+                // it had to escape the name (a backslash or newline in it).
+                let digest = line.split_whitespace().next()?;
+                st.sha256 = Some(digest.trim_start_matches('\\').to_string());
             }
         }
         Kind::Link => st.link_target = lines.next().map(str::to_owned),
@@ -276,8 +276,15 @@ mod tests {
 
     #[test]
     fn parses_file_observation() {
-        let st = parse_observation("/etc/x", "file\n644 root root 3\nabc  /etc/x\nYWJj\n", true).unwrap();
-        assert_eq!(st.sha256.as_deref(), Some("abc"));
+        let st = parse_observation("/etc/x", "file\n644 root root 3\ncontent\nYWJj\n", true).unwrap();
+        assert_eq!(st.sha256, Some(sha256_hex(b"abc")), "hashed on the controller");
+        let st = parse_observation("/etc/x", "file\n644 root root 0\ncontent\n", true).unwrap();
+        assert_eq!((st.content.as_deref(), st.sha256), (Some(&b""[..]), Some(sha256_hex(b""))), "empty file");
+        assert!(parse_observation("/etc/x", "file\n644 root root 3\ncontent\n%%%\n", true).is_none(), "not base64");
+        // too large for content: the digest only
+        let st = parse_observation("/etc/x", "file\n644 root root 9999999999\nabc  /etc/x\n", true).unwrap();
+        assert_eq!((st.sha256.as_deref(), st.content), (Some("abc"), None));
+        let st = parse_observation("/etc/x", "file\n644 root root 3\ncontent\nYWJj\n", true).unwrap();
         assert_eq!(st.kind, Kind::File);
         assert_eq!(st.mode, Some(0o644));
         assert_eq!(st.content.as_deref(), Some(&b"abc"[..]));

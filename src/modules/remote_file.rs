@@ -84,7 +84,7 @@ pub fn observe_command(path: &str, want_content: bool) -> RemoteCommand {
 pub async fn observe(cx: &ModuleContext<'_>, path: &str, want_content: bool) -> Result<FileState, ModuleError> {
     let cmd = observe_command(path, want_content);
     let out = cx.observe_cmd(&cmd).await?;
-    parse_observation(path, &out.stdout, want_content).ok_or_else(|| {
+    parse_observation(path, &out.stdout).ok_or_else(|| {
         ModuleError::Failed(super::Failure {
             msg: format!("could not read the state of {path}: unexpected output"),
             command: Some(cmd.to_string()),
@@ -94,7 +94,7 @@ pub async fn observe(cx: &ModuleContext<'_>, path: &str, want_content: bool) -> 
     })
 }
 
-fn parse_observation(path: &str, stdout: &str, want_content: bool) -> Option<FileState> {
+fn parse_observation(path: &str, stdout: &str) -> Option<FileState> {
     let mut lines = stdout.lines();
     let kind = match lines.next()? {
         "absent" => Kind::Absent,
@@ -276,22 +276,22 @@ mod tests {
 
     #[test]
     fn parses_file_observation() {
-        let st = parse_observation("/etc/x", "file\n644 root root 3\ncontent\nYWJj\n", true).unwrap();
+        let st = parse_observation("/etc/x", "file\n644 root root 3\ncontent\nYWJj\n").unwrap();
         assert_eq!(st.sha256, Some(sha256_hex(b"abc")), "hashed on the controller");
-        let st = parse_observation("/etc/x", "file\n644 root root 0\ncontent\n", true).unwrap();
+        let st = parse_observation("/etc/x", "file\n644 root root 0\ncontent\n").unwrap();
         assert_eq!((st.content.as_deref(), st.sha256), (Some(&b""[..]), Some(sha256_hex(b""))), "empty file");
-        assert!(parse_observation("/etc/x", "file\n644 root root 3\ncontent\n%%%\n", true).is_none(), "not base64");
+        assert!(parse_observation("/etc/x", "file\n644 root root 3\ncontent\n%%%\n").is_none(), "not base64");
         // too large for content: the digest only
-        let st = parse_observation("/etc/x", "file\n644 root root 9999999999\nabc  /etc/x\n", true).unwrap();
+        let st = parse_observation("/etc/x", "file\n644 root root 9999999999\nabc  /etc/x\n").unwrap();
         assert_eq!((st.sha256.as_deref(), st.content), (Some("abc"), None));
-        let st = parse_observation("/etc/x", "file\n644 root root 3\ncontent\nYWJj\n", true).unwrap();
+        let st = parse_observation("/etc/x", "file\n644 root root 3\ncontent\nYWJj\n").unwrap();
         assert_eq!(st.kind, Kind::File);
         assert_eq!(st.mode, Some(0o644));
         assert_eq!(st.content.as_deref(), Some(&b"abc"[..]));
-        assert_eq!(parse_observation("/x", "absent\n", false).unwrap().kind, Kind::Absent);
-        assert!(parse_observation("/x", "garbage", false).is_none());
+        assert_eq!(parse_observation("/x", "absent\n").unwrap().kind, Kind::Absent);
+        assert!(parse_observation("/x", "garbage").is_none());
         // an escaped name (GNU sha256sum prefixes the line with a backslash)
-        let st = parse_observation("/a\\b", "file\n600 root root 0\n\\e3b0  /a\\\\b\n", false).unwrap();
+        let st = parse_observation("/a\\b", "file\n600 root root 0\n\\e3b0  /a\\\\b\n").unwrap();
         assert_eq!(st.sha256.as_deref(), Some("e3b0"));
     }
 }

@@ -51,6 +51,11 @@ pub struct MigrationInputs {
     pub verify: Verify,
     /// `keep_source_online`.
     pub keep_source_online: bool,
+    /// `force_cutover`: the cutover skips its in-sync check.
+    pub force_cutover: bool,
+    /// `cutover_sync_timeout`: seconds the cutover waits for every image to be
+    /// in sync before it refuses (cutover.yml's default: 120).
+    pub cutover_sync_timeout: f64,
 }
 
 /// One `migration_renames` entry: after the cutover, `from` takes the name `to`.
@@ -242,7 +247,9 @@ impl Values {
         let whole_pools = self.list("migration_whole_pools", |name, path, text| self.pool(name, path, text));
         let renames = self.renames();
         let verify = self.verify();
-        let keep_source_online = self.keep_source_online();
+        let keep_source_online = self.flag("keep_source_online", "true promotes the target with --force and leaves the source primary");
+        let force_cutover = self.flag("force_cutover", "true demotes the source even when the target is behind; leave it unset to have the cutover refuse");
+        let cutover_sync_timeout = self.cutover_sync_timeout();
         if images.is_empty() && whole_pools.is_empty() && self.errors.borrow().is_empty() {
             self.fail(
                 "migration_images",
@@ -261,6 +268,8 @@ impl Values {
             renames: renames?,
             verify: verify?,
             keep_source_online: keep_source_online?,
+            force_cutover: force_cutover?,
+            cutover_sync_timeout: cutover_sync_timeout?,
         })
     }
 
@@ -410,12 +419,11 @@ impl Values {
         }
     }
 
-    fn keep_source_online(&self) -> Option<bool> {
-        const NAME: &str = "keep_source_online";
-        let Some(value) = self.get(NAME) else {
-            return (!self.vars.contains_key(NAME)).then_some(false);
+    /// A true/false input (false when unset), read as Ansible's `| bool` reads it.
+    fn flag(&self, name: &str, help: &str) -> Option<bool> {
+        let Some(value) = self.get(name) else {
+            return (!self.vars.contains_key(name)).then_some(false);
         };
-        // Ansible's `| bool`.
         let truth = match &value {
             Value::Bool(b) => Some(*b),
             Value::Null => Some(false),
@@ -432,9 +440,33 @@ impl Values {
             _ => None,
         };
         if truth.is_none() {
-            self.fail(NAME, &[], format!("`{NAME}` must be true or false, not {value}"), "true promotes the target with --force and leaves the source primary");
+            self.fail(name, &[], format!("`{name}` must be true or false, not {value}"), help);
         }
         truth
+    }
+
+    fn cutover_sync_timeout(&self) -> Option<f64> {
+        const NAME: &str = "cutover_sync_timeout";
+        let Some(value) = self.get(NAME) else {
+            return (!self.vars.contains_key(NAME)).then_some(120.0);
+        };
+        let seconds = match &value {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match seconds {
+            Some(s) if s.is_finite() && s > 0.0 => Some(s),
+            _ => {
+                self.fail(
+                    NAME,
+                    &[],
+                    format!("`{NAME}` must be a number of seconds above 0, not {value}"),
+                    "the cutover waits this long for every image to be in sync, then refuses (default 120)",
+                );
+                None
+            }
+        }
     }
 }
 
@@ -574,6 +606,15 @@ mod tests {
         assert!(all.contains("`verify` must be `checksum` or `status`, not \"checksums\""), "{all}");
         assert!(all.contains("`keep_source_online` must be true or false"), "{all}");
         assert!(all.contains("= in: -e migration_image=volumes/a"), "{all}");
+        assert_eq!((inputs.force_cutover, inputs.cutover_sync_timeout), (false, 120.0), "defaults");
+
+        let inputs = resolve(&dir, inv, &["migration_whole_pools=volumes force_cutover=yes cutover_sync_timeout=300".to_string()]).unwrap();
+        assert!(inputs.force_cutover);
+        assert_eq!(inputs.cutover_sync_timeout, 300.0);
+        let errors = resolve(&dir, inv, &["migration_whole_pools=volumes force_cutover=please cutover_sync_timeout=-5".to_string()]).unwrap_err();
+        let all = errors.join("\n");
+        assert!(all.contains("`force_cutover` must be true or false, not \"please\""), "{all}");
+        assert!(all.contains("`cutover_sync_timeout` must be a number of seconds above 0"), "{all}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -65,6 +65,19 @@ impl MigrationPlan {
     }
 
     /// How the cutover proves the copy, in one sentence.
+    /// What the cutover checks before it demotes the source, in one sentence.
+    pub fn gate(&self) -> String {
+        let i = &self.inputs;
+        let secs = i.cutover_sync_timeout;
+        if i.force_cutover {
+            return format!(
+                "force_cutover: true: the source is demoted even if the target is behind (no in-sync check); \
+                 the wait for the demotion to reach the target still runs ({secs} s)"
+            );
+        }
+        format!("every image must be in sync within {secs} s (cutover_sync_timeout), else the cutover is refused and nothing is demoted")
+    }
+
     pub fn proof(&self) -> String {
         let i = &self.inputs;
         if i.checksum() {
@@ -111,6 +124,11 @@ impl MigrationPlan {
                 "keep_source_online": i.keep_source_online,
                 "checksum": i.checksum(),
                 "text": self.proof(),
+            },
+            "cutover_gate": {
+                "force_cutover": i.force_cutover,
+                "cutover_sync_timeout": i.cutover_sync_timeout,
+                "text": self.gate(),
             },
             "playbook": self.playbook.display().to_string(),
             "phases": self.phases.iter().map(|p| p.to_json(p.tag.as_deref().filter(|_| !p.always).map(|t| cfg.phase_command(t)))).collect::<Vec<_>>(),

@@ -55,6 +55,9 @@ pub fn render_human(plan: &MigrationPlan, cfg: &PlanConfig) -> String {
     section(&mut out, &format!("Proof at the cutover (verify: {}, keep_source_online: {}):", i.verify.as_str(), i.keep_source_online));
     let _ = writeln!(out, "  {}", plan.proof());
 
+    section(&mut out, "Before the demotion:");
+    let _ = writeln!(out, "  {}", plan.gate());
+
     section(&mut out, &format!("Phases of {}, in order:", plan.playbook.display()));
     let width = plan.phases.iter().map(|p| p.tag.as_deref().map_or(1, str::len)).max().unwrap_or(0);
     let pad = " ".repeat(width + 4);

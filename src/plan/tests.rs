@@ -51,6 +51,8 @@ fn lab_inputs() -> MigrationInputs {
         ],
         verify: Verify::Checksum,
         keep_source_online: false,
+        force_cutover: false,
+        cutover_sync_timeout: 120.0,
     }
 }
 
@@ -128,6 +130,12 @@ fn the_lab_plan_reads_root_first_with_the_runbooks_pool_modes() {
     );
     let proof = section(&text, "Proof at the cutover (verify: checksum, keep_source_online: false):");
     assert!(proof.get(1).is_some_and(|l| l.starts_with("  checksum: sha256 of every image on both sides at the demoted point")), "{proof:?}");
+    let gate = section(&text, "Before the demotion:");
+    assert_eq!(
+        gate.get(1).copied(),
+        Some("  every image must be in sync within 120 s (cutover_sync_timeout), else the cutover is refused and nothing is demoted"),
+        "{gate:?}"
+    );
     assert!(text.ends_with("\nplan: 4 image(s), 2 pool(s), 3 step(s); nothing blocks the migration\n"), "{text}");
 }
 
@@ -241,6 +249,9 @@ fn renames_that_miss_the_chain_block_the_plan() {
 
 #[test]
 fn keeping_the_source_online_rules_out_the_checksum() {
+    let forced = MigrationPlan::new(MigrationInputs { force_cutover: true, cutover_sync_timeout: 30.5, ..lab_inputs() }, lab_chain(), site_yml(), Vec::new());
+    assert!(forced.gate().starts_with("force_cutover: true: the source is demoted even if the target is behind"), "{}", forced.gate());
+    assert!(forced.gate().ends_with("still runs (30.5 s)"), "{}", forced.gate());
     let plan = MigrationPlan::new(MigrationInputs { keep_source_online: true, ..lab_inputs() }, lab_chain(), site_yml(), Vec::new());
     assert!(!plan.inputs.checksum());
     assert!(plan.proof().starts_with("status only (verify: checksum is ignored): keep_source_online leaves the source primary"), "{}", plan.proof());

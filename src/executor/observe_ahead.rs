@@ -12,7 +12,7 @@
 use super::play_state::PlayState;
 use super::walk::Inherited;
 use super::Executor;
-use crate::modules::{canonical_name, ModuleCall};
+use crate::modules::{canonical_name, ModuleCall, OBSERVED_AHEAD};
 use crate::playbook::{Task, TaskKind};
 use crate::transport::{Connection, RemoteCommand, TransportError};
 use std::time::Duration;
@@ -66,7 +66,7 @@ impl Executor {
         let TaskKind::Module(call) = &task.kind else { return Next::Stop };
         match canonical_name(&call.module) {
             Some("assert" | "debug" | "set_fact" | "fail") => return Next::Past,
-            Some("file" | "copy" | "template" | "lineinfile" | "iptables") => {}
+            Some(name) if OBSERVED_AHEAD.contains(&name) => {}
             _ => return Next::Stop,
         }
         // Loops, delegation, run_once and an environment change which

@@ -82,6 +82,11 @@ const REGISTRY: &[(&str, &[&str])] = &[
     ("ceph_conf", &[]),
 ];
 
+/// The modules (canonical names) whose observe [`ModuleCall::observe_commands`]
+/// describes: the executor looks ahead only past tasks of these, and can tell
+/// by name before it renders a task's arguments.
+pub const OBSERVED_AHEAD: &[&str] = &["file", "copy", "template", "lineinfile", "iptables"];
+
 /// Canonical module name for a task key: `copy`, `ansible.builtin.copy` -> `copy`.
 pub fn canonical_name(key: &str) -> Option<&'static str> {
     REGISTRY.iter().find(|(name, aliases)| *name == key || aliases.contains(&key)).map(|(name, _)| *name)
@@ -137,9 +142,14 @@ impl ModuleContext<'_> {
     /// Like [`run`](Self::run), for a command that waits on purpose longer than
     /// the task's timeout (`wait_for`'s own deadline).
     pub async fn run_for(&self, cmd: &RemoteCommand, timeout: Duration) -> Result<CommandOutput, ModuleError> {
+        self.conn.run(&self.with_env(cmd), timeout).await.map_err(ModuleError::Transport)
+    }
+
+    /// `cmd` with the task's environment, as it goes to the host.
+    fn with_env(&self, cmd: &RemoteCommand) -> RemoteCommand {
         let mut cmd = cmd.clone();
         cmd.env.extend(self.env.iter().cloned());
-        self.conn.run(&cmd, timeout).await.map_err(ModuleError::Transport)
+        cmd
     }
 
     /// Runs read-only `cmds` in one round trip (with the task's environment,
@@ -148,14 +158,7 @@ impl ModuleContext<'_> {
     /// ([`Connection::observe_ahead`]). For modules that need many
     /// independent reads (one `rbd info` per image).
     pub async fn observe_ahead(&self, cmds: &[RemoteCommand]) -> Result<(), ModuleError> {
-        let with_env = cmds
-            .iter()
-            .map(|c| {
-                let mut c = c.clone();
-                c.env.extend(self.env.iter().cloned());
-                c
-            })
-            .collect();
+        let with_env = cmds.iter().map(|c| self.with_env(c)).collect();
         self.conn.observe_ahead(with_env, self.timeout).await.map_err(ModuleError::Transport)
     }
 
@@ -499,6 +502,32 @@ impl ModuleCall {
             ModuleCall::RbdChain(m) => m.run(cx).await,
             ModuleCall::CephMonInfo(m) => m.run(cx).await,
             ModuleCall::CephConf(m) => m.run(cx).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn exactly_the_modules_named_for_looking_ahead_describe_their_observe() {
+        let calls = [
+            ("file", json!({"path": "/x", "state": "directory"})),
+            ("copy", json!({"content": "a", "dest": "/x"})),
+            ("template", json!({"src": "a.j2", "dest": "/x"})),
+            ("lineinfile", json!({"path": "/x", "line": "a"})),
+            ("iptables", json!({"chain": "INPUT", "source": "198.51.100.7", "jump": "ACCEPT"})),
+            ("command", json!({"_raw_params": "true"})),
+            ("sysctl", json!({"name": "net.ipv4.ip_forward", "value": "1"})),
+        ];
+        for (name, args) in calls {
+            let call = ModuleCall::from_args(name, &args).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(call.observe_commands(false).is_some(), OBSERVED_AHEAD.contains(&name), "{name}");
+        }
+        for name in OBSERVED_AHEAD {
+            assert_eq!(canonical_name(name), Some(*name), "{name} is a canonical name");
         }
     }
 }
